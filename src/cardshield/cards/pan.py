@@ -1,0 +1,113 @@
+"""The PAN (primary account number) value type.
+
+A PAN validates on construction and can only be read back through :meth:`PAN.reveal`, so
+every place that handles the plaintext is easy to find. ``repr``/``str``/f-strings show the
+masked form, equality is constant-time, and pickling is refused so that a PAN cannot slip
+into a queue, a cache or a process pool by accident.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import NoReturn
+
+from cardshield.cards.brands import MAX_LENGTH, MIN_LENGTH, Brand, brand_for, brand_for_prefix
+from cardshield.cards.luhn import luhn_valid
+from cardshield.cards.masking import mask_digits
+from cardshield.errors import IncorrectNumber, InvalidNumber, UnsupportedBrand
+
+# Characters people and forms put between digit groups.
+_SEPARATORS = str.maketrans("", "", " -.\t")
+
+
+def normalize_number(raw: str) -> str:
+    """Strip spaces, dashes, dots and tabs; raise :class:`InvalidNumber` for anything else."""
+    digits = raw.strip().translate(_SEPARATORS)
+    if not digits.isascii() or not digits.isdigit():
+        raise InvalidNumber
+    return digits
+
+
+class PAN:
+    """A validated card number whose plaintext is shown only through :meth:`reveal`."""
+
+    __slots__ = ("_brand", "_digits")
+
+    _digits: str
+    _brand: Brand
+
+    def __init__(self, raw: str) -> None:
+        digits = normalize_number(raw)
+        if not MIN_LENGTH <= len(digits) <= MAX_LENGTH:
+            raise InvalidNumber
+        if not luhn_valid(digits):
+            raise IncorrectNumber
+        brand = brand_for(digits)
+        if brand is None:
+            # A known prefix with the wrong length is a bad number, not an unknown brand.
+            raise InvalidNumber if brand_for_prefix(digits) is not None else UnsupportedBrand
+        self._digits = digits
+        self._brand = brand
+
+    @classmethod
+    def _trusted(cls, digits: str, brand: Brand) -> PAN:
+        """Build from digits a caller in this package has already validated (scanners)."""
+        pan = object.__new__(cls)
+        pan._digits = digits
+        pan._brand = brand
+        return pan
+
+    def reveal(self) -> str:
+        """The plaintext digits. Call only inside the vault boundary, and keep it short-lived."""
+        return self._digits
+
+    @property
+    def brand(self) -> Brand:
+        return self._brand
+
+    @property
+    def bin(self) -> str:
+        """The first six digits (the historical BIN/IIN)."""
+        return self._digits[:6]
+
+    @property
+    def bin8(self) -> str:
+        """The first eight digits (Visa and Mastercard moved to 8-digit BINs in 2022)."""
+        return self._digits[:8]
+
+    @property
+    def last4(self) -> str:
+        return self._digits[-4:]
+
+    @property
+    def length(self) -> int:
+        return len(self._digits)
+
+    def masked(self) -> str:
+        return mask_digits(self._digits)
+
+    def __repr__(self) -> str:
+        return f"PAN({self.masked()!r})"
+
+    def __str__(self) -> str:
+        return self.masked()
+
+    def __format__(self, spec: str) -> str:
+        return format(self.masked(), spec)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PAN):
+            return NotImplemented
+        return hmac.compare_digest(self._digits, other._digits)
+
+    def __hash__(self) -> int:
+        return hash((PAN, self._digits))
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("PAN objects cannot be pickled")
+
+    def __copy__(self) -> PAN:
+        return self
+
+    def __deepcopy__(self, memo: object) -> PAN:
+        return self

@@ -1,0 +1,55 @@
+"""The ``cardshield`` command line: the root app and the registry of command groups.
+
+Each group lives in its own module under :mod:`cardshield.commands`; adding one is one
+module plus one line below. Errors cardshield raises on purpose become a one-line message on
+stderr and exit status 2; tracebacks never show local variables (they could hold card data)
+and pass through redaction.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cardshield import __version__
+from cardshield.commands import cards, redact
+from cardshield.errors import CardshieldError
+from cardshield.redaction.logging import configure_logging
+
+app = typer.Typer(
+    name="cardshield",
+    help="cardshield: take card payments online and by phone without touching card data.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+# Command groups: one line each.
+app.add_typer(cards.app, name="cards")
+app.add_typer(redact.app, name="redact")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cardshield {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+    log_level: str = typer.Option("WARNING", "--log-level", envvar="CARDSHIELD_CLI_LOG_LEVEL"),
+) -> None:
+    """Set up redacting logging before any command runs."""
+    configure_logging(level=log_level, fmt="console")
+
+
+def main() -> None:
+    try:
+        app()
+    except CardshieldError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)

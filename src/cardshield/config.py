@@ -1,0 +1,94 @@
+"""Settings, read once at start-up and passed explicitly; never a global.
+
+Sources, later ones winning: defaults, an optional TOML file (``CARDSHIELD_CONFIG`` or an
+explicit path; keys at the top level or under ``[cardshield]``), then environment variables
+named ``CARDSHIELD_<SETTING>``. An unknown key or variable is an error rather than silently
+ignored, so a typo cannot leave a default (say, the local dev key file) in force.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cardshield.errors import ConfigError
+
+ENV_PREFIX = "CARDSHIELD_"
+CONFIG_ENV = "CARDSHIELD_CONFIG"
+
+
+class Settings(BaseModel):
+    """Every setting cardshield reads. Frozen: pass it around, never mutate it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path = Field(
+        default=Path(".cardshield"), description="Folder for the embedded database and key file."
+    )
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; empty means SQLite in data_dir."
+    )
+    kms_url: str = Field(default="", description="KEK provider URL; empty means local key file.")
+    redis_url: str | None = Field(default=None, description="Redis for several nodes.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8750, ge=1, le=65535)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'vault.db'}"
+
+    @property
+    def effective_kms_url(self) -> str:
+        return self.kms_url or f"local:{self.data_dir / 'kek.key'}"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    section = data.get("cardshield", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {path}: [cardshield] must be a table")
+    return dict(section)
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, str]:
+    known = set(Settings.model_fields)
+    values: dict[str, str] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key not in known:
+            raise ConfigError(f"unknown setting {name} (known: {', '.join(sorted(known))})")
+        values[key] = value
+    return values
+
+
+def load_settings(
+    config_file: Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Build the settings from a TOML file and the environment; raise ConfigError if invalid."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    path = config_file or (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
+    if path is not None:
+        data.update(_read_toml(path))
+    data.update(_from_env(env))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ENV_PREFIX + "_".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(f"invalid setting {name}: {first['msg']}", param=name) from exc

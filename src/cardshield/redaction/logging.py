@@ -1,0 +1,158 @@
+"""Logging that cannot carry card data.
+
+:func:`configure_logging` is called once by every cardshield process (CLI, server, workers).
+It installs three layers, each sufficient on its own, so that no code path (ours or a
+library's) can write a PAN, a CVV or track data to a log:
+
+1. a stdlib ``LogRecord`` factory that redacts the message, its arguments, extra fields and
+   exception text as each record is created, whatever logger or handler it goes to;
+2. :class:`RedactingFilter` on the root handler (for records built by hand);
+3. :func:`redact_event`, a structlog processor that redacts every value of an event dict,
+   after exceptions have been rendered to text.
+
+Uncaught exceptions go through a redacting ``sys.excepthook`` as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Mapping, MutableMapping
+from types import TracebackType
+from typing import Any, TextIO
+
+import structlog
+
+from cardshield.redaction.text import redact
+
+# Attributes every LogRecord has; anything else on a record came in through ``extra=``.
+_STANDARD_ATTRS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
+)
+
+
+def redact_value(value: Any) -> Any:
+    """Redact strings inside ``value`` (str, bytes, mappings, sequences, exceptions)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, bytes | bytearray):
+        return redact(bytes(value).decode("utf-8", "replace"))
+    if isinstance(value, Mapping):
+        return {redact_value(k): redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_value(v) for v in value]
+    if isinstance(value, BaseException):
+        return redact(f"{type(value).__name__}: {value}")
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    # Anything else is logged through str(); redact that text rather than trust it.
+    return redact(str(value))
+
+
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Redact a LogRecord in place: message with its args, extras, exception and stack text."""
+    if getattr(record, "_cardshield_redacted", False):
+        return record
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string must not hide the values from redaction
+        message = f"{record.msg!s} {record.args!r}"
+    record.msg = redact(message)
+    record.args = None
+    if record.exc_info and record.exc_info[0] is not None:
+        text = "".join(traceback.format_exception(*record.exc_info))
+        record.exc_text = redact(text.rstrip("\n"))
+        record.exc_info = None  # formatters would render the raw traceback again
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    for key, value in list(record.__dict__.items()):
+        if key not in _STANDARD_ATTRS and not key.startswith("_"):
+            record.__dict__[key] = redact_value(value)
+    record._cardshield_redacted = True
+    return record
+
+
+class RedactingFilter(logging.Filter):
+    """A stdlib filter that redacts every record it sees (and never drops one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact_record(record)
+        return True
+
+
+def redact_event(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: redact every key and value of the event dict."""
+    for key in list(event_dict):
+        event_dict[key] = redact_value(event_dict[key])
+    return event_dict
+
+
+_RecordFactory = Callable[..., logging.LogRecord]
+
+
+def _install_record_factory() -> None:
+    current: _RecordFactory = logging.getLogRecordFactory()
+    if getattr(current, "_cardshield", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return redact_record(current(*args, **kwargs))
+
+    factory._cardshield = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+def _redacting_excepthook(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    sys.stderr.write(redact(text))
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
+    """Configure stdlib logging and structlog for this process, with redaction everywhere.
+
+    ``fmt`` is ``json`` (one object per line, for log shipping) or ``console``.
+    """
+    _install_record_factory()
+    sys.excepthook = _redacting_excepthook
+
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            redact_event,
+            renderer,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str | None = None) -> Any:
+    """A structlog logger; use it with key/value pairs: ``log.info("tokenized", token=...)``."""
+    return structlog.stdlib.get_logger(name)
