@@ -87,6 +87,8 @@ class PAN:
         return mask_digits(self._digits)
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_digits"):  # seen by debuggers while __init__ is rejecting input
+            return "PAN(<unset>)"
         return f"PAN({self.masked()!r})"
 
     def __str__(self) -> str:

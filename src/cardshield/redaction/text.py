@@ -40,7 +40,7 @@ _TRACK1 = re.compile(
     r"(?<![A-Za-z0-9])%?B(?P<pan>[0-9]{12,19})\^(?P<name>[^\^\r\n]{1,26})\^"
     r"(?P<rest>[0-9]{4}[^?\r\n]*)\??"
 )
-_TRACK2 = re.compile(r"(?<![A-Za-z0-9=])(?P<start>;?)(?P<pan>[0-9]{12,19})=(?P<rest>[0-9]{7,})\??")
+_TRACK2 = re.compile(r"(?<![A-Za-z0-9])(?P<start>;?)(?P<pan>[0-9]{12,19})=(?P<rest>[0-9]{7,})\??")
 
 _CVV_KEYS = (
     r"cvv2?|cvc2?|cvn2?|csc|cid|cav2|"

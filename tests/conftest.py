@@ -1,0 +1,34 @@
+"""Shared test fixtures: canary card data and helpers that assert it never leaks."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+VECTORS = Path(__file__).parent / "vectors"
+
+# The canary: a published test card and a CVV that must never appear in any output.
+CANARY_PAN = "4242424242424242"
+CANARY_CVV = "737"
+
+
+def load_vectors(name: str) -> Any:
+    return json.loads((VECTORS / name).read_text())
+
+
+def assert_no_card_data(blob: str | bytes, pans: tuple[str, ...] = (CANARY_PAN,)) -> None:
+    """Fail if ``blob`` holds any of ``pans`` (also with separators stripped)."""
+    text = blob.decode("utf-8", "replace") if isinstance(blob, bytes) else blob
+    squeezed = re.sub(r"[ \-.]|%20|%2[DE]", "", text)
+    for pan in pans:
+        assert pan not in text, "full PAN found in output"
+        assert pan not in squeezed, "full PAN found in output once separators are removed"
+
+
+@pytest.fixture
+def canary_pan() -> str:
+    return CANARY_PAN

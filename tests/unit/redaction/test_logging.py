@@ -1,0 +1,107 @@
+"""The configured logging never writes card data, whatever path a value takes to the log."""
+
+from __future__ import annotations
+
+import io
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from cardshield.cards import PAN
+from cardshield.redaction.logging import RedactingFilter, configure_logging, get_logger
+from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
+
+SPACED = "4242 4242 4242 4242"
+TRACK2 = f";{CANARY_PAN}=25121010000000000?"
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    saved = logging.getLogRecordFactory()
+    configure_logging(level="DEBUG", fmt="json", stream=stream)
+    yield stream
+    logging.setLogRecordFactory(saved)
+    logging.getLogger().handlers.clear()
+    structlog.reset_defaults()
+
+
+def _fail_with_card() -> None:
+    card_number = CANARY_PAN  # a local a verbose traceback formatter could show
+    raise ValueError(f"gateway rejected {card_number} with cvv={CANARY_CVV}")
+
+
+def test_stdlib_paths(captured: io.StringIO) -> None:
+    log = logging.getLogger("cardshield.test")
+    log.info("tokenizing %s", CANARY_PAN)
+    log.info("body %r", {"number": SPACED, "cvc": CANARY_CVV})
+    log.warning("cvv=%s", CANARY_CVV)
+    log.info("track %s", TRACK2)
+    log.info("plain", extra={"card": CANARY_PAN, "nested": {"pan": [CANARY_PAN]}})
+    log.info("object %s", PAN(CANARY_PAN))
+    log.info("bad format %d", CANARY_PAN)  # a broken format string must not bypass redaction
+    try:
+        _fail_with_card()
+    except ValueError:
+        log.exception("charge failed for %s", CANARY_PAN)
+    log.info("stack", stack_info=True)
+    out = captured.getvalue()
+    assert "424242******4242" in out
+    assert "gateway rejected" in out and "Traceback" in out
+    assert_no_card_data(out)
+    assert f"cvv={CANARY_CVV}" not in out and f"'cvc': '{CANARY_CVV}'" not in out
+
+
+def test_child_logger_with_its_own_unfiltered_handler(captured: io.StringIO) -> None:
+    # A library that adds its own handler still goes through the record factory.
+    own = io.StringIO()
+    child = logging.getLogger("thirdparty.lib")
+    handler = logging.StreamHandler(own)
+    child.addHandler(handler)
+    try:
+        child.error("oops %s", CANARY_PAN)
+        try:
+            _fail_with_card()
+        except ValueError:
+            child.exception("failed")
+    finally:
+        child.removeHandler(handler)
+    assert "424242******4242" in own.getvalue()
+    assert_no_card_data(own.getvalue())
+
+
+def test_structlog_paths(captured: io.StringIO) -> None:
+    log = get_logger("cardshield.test")
+    log.info("tokenize", pan=CANARY_PAN, body={"card": {"number": SPACED, "cvc": CANARY_CVV}})
+    log.info(f"event text {CANARY_PAN}", items=[CANARY_PAN, (SPACED,)], raw=CANARY_PAN.encode())
+    try:
+        _fail_with_card()
+    except ValueError:
+        log.exception("charge failed", attempt=1)
+    out = captured.getvalue()
+    assert "charge failed" in out and "ValueError" in out
+    assert_no_card_data(out)
+    assert f'"cvc": "{CANARY_CVV}"' not in out
+
+
+def test_filter_redacts_records_built_by_hand() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "n=%s", (CANARY_PAN,), None)
+    assert RedactingFilter().filter(record)
+    assert record.getMessage() == "n=424242******4242"
+
+
+def test_uncaught_exception_in_a_process_is_redacted() -> None:
+    code = (
+        "from cardshield.redaction.logging import configure_logging\n"
+        "configure_logging()\n"
+        f"card = '{CANARY_PAN}'\n"
+        "raise RuntimeError('declined ' + card)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert "RuntimeError: declined 424242******4242" in proc.stderr
+    assert_no_card_data(proc.stdout + proc.stderr)
