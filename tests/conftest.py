@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["tests.databases"]
+
 VECTORS = Path(__file__).parent / "vectors"
 
 # The canary: a published test card and a CVV that must never appear in any output.
