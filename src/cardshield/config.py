@@ -35,6 +35,11 @@ class Settings(BaseModel):
     )
     kms_url: str = Field(default="", description="KEK provider URL; empty means local key file.")
     redis_url: str | None = Field(default=None, description="Redis for several nodes.")
+    retention_days: int | None = Field(
+        default=730, ge=1, description="Purge reusable cards unused this long; unset keeps them."
+    )
+    token_ttl_minutes: int = Field(default=15, ge=1, le=60 * 24)
+    cvv_ttl_minutes: int = Field(default=10, ge=1, le=60)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     host: str = "127.0.0.1"

@@ -1,0 +1,52 @@
+"""Wiring: from settings to a ready vault (database, KMS, volatile store). Used by every
+command and server process, so they all refuse to start the same way: one clear line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from cardshield.config import Settings
+from cardshield.crypto.kms import KMSProvider, open_kms
+from cardshield.storage import check_current, make_engine
+from cardshield.vault import CVVStore, MemoryCVVStore, RedisCVVStore, Vault, VaultPolicy
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    kms: KMSProvider
+    cvv_store: CVVStore
+    vault: Vault
+
+    def close(self) -> None:
+        self.kms.close()
+        self.engine.dispose()
+
+
+def vault_policy(settings: Settings) -> VaultPolicy:
+    return VaultPolicy(
+        single_use_ttl=timedelta(minutes=settings.token_ttl_minutes),
+        cvv_ttl=timedelta(minutes=settings.cvv_ttl_minutes),
+        retention=None
+        if settings.retention_days is None
+        else timedelta(days=settings.retention_days),
+    )
+
+
+def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
+    """Open everything the vault needs; raise a CardshieldError naming what is wrong."""
+    engine = make_engine(settings.effective_database_url)
+    if check_schema:
+        check_current(engine)
+    kms = open_kms(settings.effective_kms_url)
+    kms.check()
+    store: CVVStore = (
+        RedisCVVStore.from_url(settings.redis_url) if settings.redis_url else MemoryCVVStore()
+    )
+    store.check()
+    vault = Vault(engine, kms, store, vault_policy(settings))
+    return Runtime(settings, engine, kms, store, vault)
