@@ -16,7 +16,7 @@ from cardshield.crypto.kms import KMSProvider, WrappedKey, init_kms, open_kms
 
 pytestmark = pytest.mark.integration
 
-PROVIDERS = ["memory", "local"]
+PROVIDERS = ["memory", "local", "pkcs11"]
 
 
 def _new_store_url(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -26,6 +26,8 @@ def _new_store_url(name: str, request: pytest.FixtureRequest, tmp_path: Path) ->
         return f"memory:contract-{unique}"
     if name == "local":
         return f"local:{tmp_path / unique / 'kek.key'}"
+    if name == "pkcs11":
+        return request.getfixturevalue("softhsm").url(prefix=f"c{unique}")
     raise AssertionError(name)
 
 

@@ -1,0 +1,73 @@
+"""Real key services for the KMS provider tests: a SoftHSM2 token initialised in a temporary
+folder, and moto's KMS running as a server on loopback. Under CI (CI=true) a missing tool fails
+the test instead of skipping it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+def missing(what: str, how: str) -> NoReturn:
+    """Skip on a developer machine, fail under CI: CI must run every provider."""
+    message = f"{what} is not available ({how})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; required under CI", pytrace=False)
+    pytest.skip(message)
+
+
+@dataclass(frozen=True)
+class SoftHSM:
+    conf: Path
+    token: str
+    pin: str
+    so_pin: str
+    module: str = SOFTHSM_MODULE
+
+    def url(self, prefix: str, *, pin: str | None = None, extra: str = "") -> str:
+        """A pkcs11: URL for this token; keys labelled ``prefix-*``."""
+        return (
+            f"pkcs11:{self.token}?module={self.module}&prefix={prefix}"
+            f"&pin={self.pin if pin is None else pin}{extra}"
+        )
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHSM]:
+    """One token per test process: SoftHSM2 reads its configuration once per process, so
+    tests share the token and keep apart by key label prefix (see ``hsm_prefix``)."""
+    util = shutil.which("softhsm2-util")
+    if util is None or not Path(SOFTHSM_MODULE).exists():
+        missing("SoftHSM2", "apt-get install softhsm2")
+    root = tmp_path_factory.mktemp("softhsm")
+    (root / "tokens").mkdir()
+    conf = root / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
+    )
+    hsm = SoftHSM(conf=conf, token="cardshield-test", pin="4321", so_pin="87654321")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOFTHSM2_CONF", str(conf))
+        subprocess.run(
+            [util, "--init-token", "--free", "--label", hsm.token]
+            + ["--pin", hsm.pin, "--so-pin", hsm.so_pin],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        yield hsm
+
+
+@pytest.fixture
+def hsm_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:12]}"
