@@ -9,11 +9,12 @@ and pass through redaction.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
 from cardshield import __version__
-from cardshield.commands import cards, redact
+from cardshield.commands import cards, db, keys, merchants, redact, vault
 from cardshield.errors import CardshieldError
 from cardshield.redaction.logging import configure_logging
 
@@ -28,6 +29,10 @@ app = typer.Typer(
 # Command groups: one line each.
 app.add_typer(cards.app, name="cards")
 app.add_typer(redact.app, name="redact")
+app.add_typer(db.app, name="db")
+app.add_typer(keys.app, name="keys")
+app.add_typer(merchants.app, name="merchants")
+app.add_typer(vault.app, name="vault")
 
 
 def _version(value: bool) -> None:
@@ -38,13 +43,18 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML settings file (default: $CARDSHIELD_CONFIG)."
     ),
     log_level: str = typer.Option("WARNING", "--log-level", envvar="CARDSHIELD_CLI_LOG_LEVEL"),
 ) -> None:
     """Set up redacting logging before any command runs."""
     configure_logging(level=log_level, fmt="console")
+    ctx.obj = {"config": config}
 
 
 def main() -> None:
