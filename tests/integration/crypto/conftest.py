@@ -34,6 +34,9 @@ class SoftHSM:
     so_pin: str
     module: str = SOFTHSM_MODULE
 
+    def credentials(self) -> list[str]:
+        return ["--pin", self.pin, "--so-pin", self.so_pin]
+
     def url(self, prefix: str, *, pin: str | None = None, extra: str = "") -> str:
         """A pkcs11: URL for this token; keys labelled ``prefix-*``."""
         return (
@@ -59,8 +62,7 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHSM]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOFTHSM2_CONF", str(conf))
         subprocess.run(
-            [util, "--init-token", "--free", "--label", hsm.token]
-            + ["--pin", hsm.pin, "--so-pin", hsm.so_pin],
+            [util, "--init-token", "--free", "--label", hsm.token, *hsm.credentials()],
             check=True,
             capture_output=True,
             timeout=60,

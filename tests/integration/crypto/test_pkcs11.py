@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pkcs11
 import pytest
@@ -24,10 +23,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def hsm_url(softhsm: SoftHSM, hsm_prefix: str) -> Iterator[str]:
+def hsm_url(softhsm: SoftHSM, hsm_prefix: str) -> str:
     url = softhsm.url(hsm_prefix)
     init_kms(url).close()
-    yield url
+    return url
 
 
 def _token_objects(softhsm: SoftHSM, prefix: str) -> dict[str, dict[Attribute, object]]:
@@ -99,7 +98,7 @@ def test_pin_comes_from_the_named_environment_variable(
 ) -> None:
     url = f"pkcs11:{softhsm.token}?prefix={hsm_prefix}&pin_env=CS_TEST_HSM_PIN"
     monkeypatch.delenv("CS_TEST_HSM_PIN", raising=False)
-    with pytest.raises(KMSError, match="CS_TEST_HSM_PIN .*is not set"):
+    with pytest.raises(KMSError, match=r"CS_TEST_HSM_PIN .*is not set"):
         init_kms(url)
     monkeypatch.setenv("CS_TEST_HSM_PIN", "999999")
     with pytest.raises(KMSError, match=r"wrong PIN \(check the variable CS_TEST_HSM_PIN\)"):
