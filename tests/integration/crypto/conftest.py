@@ -4,6 +4,7 @@ the test instead of skipping it."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -73,3 +74,40 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHSM]:
 @pytest.fixture
 def hsm_prefix() -> str:
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@dataclass(frozen=True)
+class MotoKMS:
+    endpoint: str
+    region: str = "eu-west-1"
+
+    def url(self, alias: str) -> str:
+        return f"aws:{alias}?region={self.region}&endpoint_url={self.endpoint}"
+
+
+@pytest.fixture(scope="session")
+def moto_kms() -> Iterator[MotoKMS]:
+    """moto's AWS server on a free loopback port, with dummy credentials only for it."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        missing("moto server", "pip install 'moto[server]'")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            mp.delenv(var, raising=False)
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_CONFIG_FILE", os.devnull)
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        yield MotoKMS(endpoint=f"http://{host}:{port}")
+    server.stop()
+
+
+@pytest.fixture
+def aws_alias() -> str:
+    return f"alias/cardshield-test/{uuid.uuid4().hex[:12]}"

@@ -16,7 +16,7 @@ from cardshield.crypto.kms import KMSProvider, WrappedKey, init_kms, open_kms
 
 pytestmark = pytest.mark.integration
 
-PROVIDERS = ["memory", "local", "pkcs11"]
+PROVIDERS = ["memory", "local", "pkcs11", "aws"]
 
 
 def _new_store_url(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -28,6 +28,8 @@ def _new_store_url(name: str, request: pytest.FixtureRequest, tmp_path: Path) ->
         return f"local:{tmp_path / unique / 'kek.key'}"
     if name == "pkcs11":
         return request.getfixturevalue("softhsm").url(prefix=f"c{unique}")
+    if name == "aws":
+        return request.getfixturevalue("moto_kms").url(f"alias/contract/{unique}")
     raise AssertionError(name)
 
 
