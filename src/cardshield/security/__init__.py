@@ -1,0 +1,42 @@
+"""Security services: the tamper-evident audit log and merchant API keys.
+
+Public API::
+
+    append(conn, *, now, actor, action, outcome="success", merchant_id=None, target=None,
+           details=None) -> int                          audit.py: one entry, caller's txn
+    seal(engine, kms, *, now, grace=5 s, checkpoint_every=1000, batch_size=1000)
+        -> SealReport                                    audit_seal.py: link + checkpoints
+    verify(engine, kms, *, checkpoint_every=1000) -> VerifyReport     audit_verify.py
+    create_key / authenticate / revoke / list_keys / require_scope    apikeys.py
+
+The KMS argument is anything with ``sign(data) -> bytes`` and ``verify(data, sig) -> bool``
+(:class:`~cardshield.security.audit.Signer`), e.g. ``cardshield.crypto.kms.open_kms(url)``.
+"""
+
+from __future__ import annotations
+
+from cardshield.security.audit import GAP_ACTION, GENESIS_HASH, Signer, append
+from cardshield.security.audit_seal import SealReport, seal
+from cardshield.security.audit_verify import Problem, VerifyReport, verify
+from cardshield.security.errors import (
+    ApiKeyNotFound,
+    AuditError,
+    InsufficientScope,
+    InvalidApiKey,
+)
+
+__all__ = [
+    "GAP_ACTION",
+    "GENESIS_HASH",
+    "ApiKeyNotFound",
+    "AuditError",
+    "InsufficientScope",
+    "InvalidApiKey",
+    "Problem",
+    "SealReport",
+    "Signer",
+    "VerifyReport",
+    "append",
+    "seal",
+    "verify",
+]
