@@ -21,6 +21,12 @@ class TokenExpired(InvalidRequestError):
     default_message = "This token has expired."
 
 
+class TokenSpaceExhausted(InvalidRequestError):
+    code = "token_space_exhausted"
+    http_status = 409
+    default_message = "No free format-preserving token for this card: use a random token."
+
+
 class MerchantNotFound(InvalidRequestError):
     code = "merchant_missing"
     http_status = 404

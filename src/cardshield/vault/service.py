@@ -33,7 +33,13 @@ from cardshield.crypto.tokens import format_preserving_token, random_token
 from cardshield.security.audit import append as audit
 from cardshield.storage.schema import cards, merchants
 from cardshield.vault.cvv_store import CVVStore
-from cardshield.vault.errors import MerchantNotFound, TokenAlreadyUsed, TokenExpired, TokenNotFound
+from cardshield.vault.errors import (
+    MerchantNotFound,
+    TokenAlreadyUsed,
+    TokenExpired,
+    TokenNotFound,
+    TokenSpaceExhausted,
+)
 from cardshield.vault.keys import ENCRYPTION, FINGERPRINT, DataKeys
 
 
@@ -200,7 +206,7 @@ class Vault:
                         details={"masked": pan.masked(), "dedup": True},
                     )
                     return _record(existing)
-            token = format_preserving_token(pan) if format_preserving else random_token("tok_")
+            token = self._new_token(conn, pan, format_preserving)
             expires_at = now + self.policy.single_use_ttl if single_use else None
             values = {
                 "token": token,
@@ -240,6 +246,17 @@ class Vault:
         values.pop("ciphertext")
         values.pop("data_key_id")
         return CardRecord(**values)  # type: ignore[arg-type]
+
+    def _new_token(self, conn: Connection, pan: PAN, format_preserving: bool) -> str:
+        if not format_preserving:
+            return random_token("tok_")  # 128 random bits: collisions are not a concern
+        # A format-preserving token has only the middle digits to vary (about a million
+        # values for a 16-digit card), so look before using one.
+        for _ in range(20):
+            token = format_preserving_token(pan)
+            if conn.execute(select(cards.c.token).where(cards.c.token == token)).first() is None:
+                return token
+        raise TokenSpaceExhausted
 
     def retrieve(self, merchant_id: str, token: str) -> CardRecord:
         """Metadata of a token of this merchant (another merchant's token is not found)."""

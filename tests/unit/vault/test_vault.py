@@ -160,3 +160,21 @@ def test_audit_entries_hold_masked_data_only(vault: Vault) -> None:
     assert "424242******4242" in dump
     assert_no_card_data(dump)
     assert all("737" not in r.details for r in rows)
+
+
+def test_format_preserving_collisions_are_retried(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cardshield.vault import service
+    from cardshield.vault.errors import TokenSpaceExhausted
+
+    m = vault.create_merchant("shop", now=NOW)
+    first = vault.tokenize(m, PAN(CANARY_PAN), EXP, now=NOW, format_preserving=True)
+    other = first.token[:6] + "000000" + first.token[-4:]
+    picks = iter([first.token, first.token, other])
+    monkeypatch.setattr(service, "format_preserving_token", lambda pan: next(picks))
+    second = vault.tokenize(m, PAN(CANARY_PAN), EXP, now=NOW, format_preserving=True)
+    assert second.token == other
+    monkeypatch.setattr(service, "format_preserving_token", lambda pan: first.token)
+    with pytest.raises(TokenSpaceExhausted):
+        vault.tokenize(m, PAN(CANARY_PAN), EXP, now=NOW, format_preserving=True)
