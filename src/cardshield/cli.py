@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from cardshield import __version__
-from cardshield.commands import cards, db, keys, merchants, redact, vault
+from cardshield.commands import audit, cards, db, keys, merchants, redact, vault
 from cardshield.errors import CardshieldError
 from cardshield.redaction.logging import configure_logging
 
@@ -33,6 +33,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(merchants.app, name="merchants")
 app.add_typer(vault.app, name="vault")
+app.add_typer(audit.app, name="audit")
 
 
 def _version(value: bool) -> None:

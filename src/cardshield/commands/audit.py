@@ -1,0 +1,169 @@
+"""``cardshield audit``: seal the audit log into its hash chain, and verify it.
+
+``verify`` exits 0 when the log is intact, 1 when it found tampering (one line naming the
+entry and the kind), 2 when it could not check (configuration, database or KMS error).
+``seal`` exits 1 when the sealer stopped before a damaged entry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from cardshield.commands._shared import settings, utcnow
+from cardshield.crypto.kms import KMSProvider, open_kms
+from cardshield.errors import CardshieldError
+from cardshield.security.audit import DEFAULT_CHECKPOINT_EVERY
+from cardshield.security.audit_seal import seal as seal_log
+from cardshield.security.audit_verify import verify as verify_log
+from cardshield.storage import check_current, make_engine
+
+app = typer.Typer(help="The tamper-evident audit log: seal, verify.", no_args_is_help=True)
+
+_EVERY = typer.Option(
+    DEFAULT_CHECKPOINT_EVERY,
+    "--checkpoint-every",
+    min=1,
+    help="A signed checkpoint every N entries (the sealer and verify must agree).",
+)
+_JSON = typer.Option(False, "--json", help="Print one JSON object.")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+@contextmanager
+def _open(ctx: typer.Context) -> Iterator[tuple[Engine, KMSProvider]]:
+    """The database (at the current schema) and the KMS; any failure is one line, exit 2."""
+    try:
+        s = settings(ctx)
+        engine = make_engine(s.effective_database_url)
+    except CardshieldError as exc:
+        raise _fail(exc.message) from None
+    try:
+        check_current(engine)
+        kms = open_kms(s.effective_kms_url)
+    except CardshieldError as exc:
+        engine.dispose()
+        raise _fail(exc.message) from None
+    try:
+        yield engine, kms
+    except CardshieldError as exc:
+        raise _fail(exc.message) from None
+    except SQLAlchemyError as exc:
+        raise _fail(f"cannot read the audit log: {type(exc).__name__}") from None
+    finally:
+        kms.close()
+        engine.dispose()
+
+
+def _table(title: str, rows: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")  # hashes are shown whole: operators compare them
+    for key, value in rows.items():
+        table.add_row(key, str(value))
+    return table
+
+
+@app.command("verify")
+def verify(ctx: typer.Context, checkpoint_every: int = _EVERY, as_json: bool = _JSON) -> None:
+    """Check the sealed chain end to end and the unsealed tail; report the first problem."""
+    with _open(ctx) as (engine, kms):
+        report = verify_log(engine, kms, checkpoint_every=checkpoint_every)
+    problem = report.problem
+    if as_json:
+        out = {
+            "ok": report.ok,
+            "problem": None
+            if problem is None
+            else {"seq": problem.seq, "kind": problem.kind, "detail": problem.detail},
+            "sealed": report.sealed,
+            "gaps": report.gaps,
+            "unsealed": report.unsealed,
+            "checkpoints": report.checkpoints,
+            "head_seq": report.head_seq,
+            "head_hash": report.head_hash,
+        }
+        typer.echo(json.dumps(out))
+    elif problem is not None:
+        typer.echo(f"TAMPERED: {problem.describe()}")
+    else:
+        Console().print(
+            _table(
+                "audit log intact",
+                {
+                    "sealed entries": f"{report.sealed} ({report.gaps} recorded gaps)",
+                    "unsealed entries": report.unsealed,
+                    "checkpoints verified": report.checkpoints,
+                    "head entry": report.head_seq,
+                    "head hash": report.head_hash,
+                },
+            )
+        )
+    if problem is not None:
+        raise typer.Exit(1)
+
+
+@app.command("seal")
+def seal(
+    ctx: typer.Context,
+    grace: float = typer.Option(
+        5.0, "--grace", min=0, help="Seconds before a missing sequence number counts as a gap."
+    ),
+    checkpoint_every: int = _EVERY,
+    as_json: bool = _JSON,
+) -> None:
+    """Link committed entries into the hash chain and sign checkpoints (safe to run anywhere)."""
+    with _open(ctx) as (engine, kms):
+        report = seal_log(
+            engine,
+            kms,
+            now=utcnow(),
+            grace=timedelta(seconds=grace),
+            checkpoint_every=checkpoint_every,
+        )
+    if as_json:
+        out = {
+            "sealed": report.sealed,
+            "gaps": list(report.gaps),
+            "checkpoints": list(report.checkpoints),
+            "head_seq": report.head_seq,
+            "head_hash": report.head_hash,
+            "pending": report.pending,
+            "stalled_at": report.stalled_at,
+            "stall_reason": report.stall_reason,
+        }
+        typer.echo(json.dumps(out))
+    elif report.stalled_at is not None:
+        typer.echo(
+            f"TAMPERED: the sealer stopped at audit entry {report.stalled_at}: "
+            f"{report.stall_reason} (run `cardshield audit verify`)"
+        )
+    else:
+        Console().print(
+            _table(
+                "audit log sealed",
+                {
+                    "entries sealed": report.sealed,
+                    "gaps recorded": ", ".join(map(str, report.gaps)) or "none",
+                    "checkpoints signed": ", ".join(map(str, report.checkpoints)) or "none",
+                    "head entry": report.head_seq,
+                    "head hash": report.head_hash,
+                    "still pending": report.pending,
+                },
+            )
+        )
+    if report.stalled_at is not None:
+        raise typer.Exit(1)
