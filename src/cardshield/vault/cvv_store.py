@@ -11,6 +11,7 @@ TTL and hand it out once: reading deletes it (``take``). There is no way to read
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections.abc import Callable
@@ -37,12 +38,17 @@ class MemoryCVVStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, CVV]] = {}
+        # Expiry order, so a sweep touches only what expired (entries re-put or taken
+        # leave stale heap items behind; they are skipped when popped).
+        self._expiries: list[tuple[float, str]] = []
 
     def put(self, key: str, cvv: CVV, ttl_s: float) -> None:
         now = self._clock()
         with self._lock:
             self._sweep(now)
-            self._entries[key] = (now + ttl_s, cvv)
+            expires = now + ttl_s
+            self._entries[key] = (expires, cvv)
+            heapq.heappush(self._expiries, (expires, key))
 
     def take(self, key: str) -> CVV | None:
         with self._lock:
@@ -64,8 +70,15 @@ class MemoryCVVStore:
             return len(self._entries)
 
     def _sweep(self, now: float) -> None:
-        for key in [k for k, (exp, _) in self._entries.items() if exp <= now]:
-            del self._entries[key]
+        heap = self._expiries
+        while heap and heap[0][0] <= now:
+            expires, key = heapq.heappop(heap)
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == expires:
+                del self._entries[key]
+        if len(heap) > 2 * len(self._entries) + 1024:  # many stale items: rebuild
+            self._expiries = [(exp, k) for k, (exp, _) in self._entries.items()]
+            heapq.heapify(self._expiries)
 
     def __repr__(self) -> str:
         return f"MemoryCVVStore(entries={len(self._entries)})"

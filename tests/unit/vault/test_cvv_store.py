@@ -90,3 +90,18 @@ def test_unreachable_redis_is_a_clear_error() -> None:
         store.check()
     with pytest.raises(VolatileStoreError):
         store.put("k", CVV("123"), ttl_s=1)
+
+
+def test_memory_store_sweeps_only_expired_entries_in_order() -> None:
+    clock = Clock()
+    store = MemoryCVVStore(clock)
+    for i in range(5000):
+        clock.t += 0.001
+        store.put(f"k{i}", CVV("123"), ttl_s=10.0)
+    store.put("k0", CVV("456"), ttl_s=100)  # re-put: its old expiry must not evict it
+    clock.t += 6.0  # the first ~1000 entries are past their TTL
+    assert 3990 <= len(store) <= 4010
+    again = store.take("k0")
+    assert again is not None and again.reveal() == "456"
+    assert store.take("k1") is None
+    assert store.take("k4999") is not None
