@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -127,4 +128,189 @@ audit_checkpoints = Table(
     Column("chain_hash", String(64), nullable=False),
     Column("signature", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# -- payments -----------------------------------------------------------------------------
+
+# A payment by token, through one connector. Amounts are integers in the currency's minor
+# unit. ``version`` guards state transitions (optimistic locking: UPDATE ... WHERE version).
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("merchant_id", String(64), ForeignKey("merchants.id"), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_authorized", BigInteger, nullable=False, default=0),
+    Column("amount_captured", BigInteger, nullable=False, default=0),
+    Column("amount_refunded", BigInteger, nullable=False, default=0),
+    Column("capture_method", String(16), nullable=False),  # "automatic" | "manual"
+    Column("token", String(64)),  # the vault token charged (single-use ones are consumed)
+    Column("card_brand", String(16)),
+    Column("card_bin", String(8)),
+    Column("card_last4", String(4)),
+    Column("card_exp_month", Integer),
+    Column("card_exp_year", Integer),
+    Column("connector", String(32), nullable=False),
+    Column("connector_reference", String(128)),
+    Column("decline_code", String(64)),
+    Column("raw_decline_code", String(128)),
+    Column("failure_message", String(500)),
+    Column("next_action", JSON),
+    Column("description", String(500)),
+    Column("metadata", JSON, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "merchant_id", "created_at"),
+    Index(None, "connector", "connector_reference"),
+)
+
+# Every gateway operation as a recoverable phase: written "pending" with the idempotency
+# key passed to the gateway BEFORE the call, completed after it. A crash in between leaves
+# a pending operation that a retry resumes with the same gateway key (no second charge).
+payment_operations = Table(
+    "payment_operations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("payment_id", String(64), ForeignKey("payments.id"), nullable=False),
+    Column("merchant_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # authorize|capture|void|refund|verify
+    Column("status", String(16), nullable=False),  # pending|succeeded|failed
+    Column("amount", BigInteger, nullable=False),
+    Column("gateway_key", String(128), nullable=False, unique=True),
+    Column("connector_reference", String(128)),
+    Column("refund_id", String(64)),
+    Column("unified_code", String(64)),
+    Column("raw_code", String(128)),
+    Column("message", String(500)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("completed_at", UTCDateTime()),
+    Index(None, "payment_id", "created_at"),
+    Index(None, "status", "created_at"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("payment_id", String(64), ForeignKey("payments.id"), nullable=False),
+    Column("merchant_id", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),  # pending|succeeded|failed
+    Column("reason", String(64)),
+    Column("connector_reference", String(128)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "payment_id"),
+)
+
+# Stripe-style idempotency: the first response to (merchant, key) is stored and replayed.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("merchant_id", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # in_progress|done
+    Column("locked_until", UTCDateTime()),
+    Column("response_status", Integer),
+    Column("response_body", Text),
+    Column("payment_id", String(64)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "created_at"),
+)
+
+# -- merchant webhooks (outbox) -----------------------------------------------------------
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("merchant_id", String(64), ForeignKey("merchants.id"), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(128), nullable=False),  # whsec_...: signs, never card data
+    Column("enabled_events", JSON, nullable=False),  # ["*"] or event types
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime()),
+)
+
+# Events are written in the same transaction as the state change they describe.
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("object_id", String(64)),  # the payment (or other object) it is about
+    Column("data", JSON, nullable=False),  # a snapshot of the object: tokens, masked data
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "merchant_id", "created_at"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), ForeignKey("events.id"), nullable=False),
+    Column("endpoint_id", String(64), ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("merchant_id", String(64), nullable=False),
+    Column("object_id", String(64)),  # deliveries for one object go out in order
+    Column("status", String(16), nullable=False),  # pending|delivered|failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("leased_until", UTCDateTime()),
+    Column("lease_owner", String(64)),
+    Column("last_status_code", Integer),
+    Column("last_error", String(500)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "endpoint_id", "object_id", "id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("delivery_id", BigIntId, ForeignKey("webhook_deliveries.id"), nullable=False),
+    Column("attempted_at", UTCDateTime(), nullable=False),
+    Column("status_code", Integer),
+    Column("error", String(500)),
+    Column("duration_ms", Integer, nullable=False),
+)
+
+# -- forward proxy ------------------------------------------------------------------------
+
+forward_destinations = Table(
+    "forward_destinations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("merchant_id", String(64), ForeignKey("merchants.id"), nullable=False),
+    Column("host", String(253), nullable=False),  # a DNS name; HTTPS only, no literal IPs
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("merchant_id", "host"),
+)
+
+# -- the built-in sandbox processor's own ledger (it plays an outside processor) ----------
+
+sandbox_ledger = Table(
+    "sandbox_ledger",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the sandbox's own reference: sbx_ch_...
+    Column("account", String(64), nullable=False),  # the merchant's sandbox account
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Column("operation", String(16), nullable=False),  # authorize|capture|void|refund|verify
+    Column("parent_id", String(64)),  # the authorization a capture/void/refund applies to
+    Column("status", String(16), nullable=False),  # succeeded|declined|failed
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("card_brand", String(16)),
+    Column("card_last4", String(4)),
+    Column("decline_code", String(64)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "account", "created_at"),
+    Index(None, "parent_id"),
 )
