@@ -7,7 +7,12 @@ Public API::
     seal(engine, kms, *, now, grace=5 s, checkpoint_every=1000, batch_size=1000)
         -> SealReport                                    audit_seal.py: link + checkpoints
     verify(engine, kms, *, checkpoint_every=1000) -> VerifyReport     audit_verify.py
-    create_key / authenticate / revoke / list_keys / require_scope    apikeys.py
+    create_key(conn, *, now, merchant_id, kind, scopes, allowed_origins=(), description="",
+               actor="system") -> CreatedKey           apikeys.py: plaintext shown once
+    authenticate(conn, presented, *, now) -> ApiKeyInfo      InvalidApiKey (401)
+    require_scope(info, scope) -> None                       InsufficientScope (403)
+    revoke(conn, *, now, merchant_id, key_id, actor="system") -> ApiKeyInfo
+    list_keys(conn, *, merchant_id, include_revoked=False) -> list[ApiKeyInfo]
 
 The KMS argument is anything with ``sign(data) -> bytes`` and ``verify(data, sig) -> bool``
 (:class:`~cardshield.security.audit.Signer`), e.g. ``cardshield.crypto.kms.open_kms(url)``.
@@ -15,6 +20,15 @@ The KMS argument is anything with ``sign(data) -> bytes`` and ``verify(data, sig
 
 from __future__ import annotations
 
+from cardshield.security.apikeys import (
+    ApiKeyInfo,
+    CreatedKey,
+    authenticate,
+    create_key,
+    list_keys,
+    require_scope,
+    revoke,
+)
 from cardshield.security.audit import GAP_ACTION, GENESIS_HASH, Signer, append
 from cardshield.security.audit_seal import SealReport, seal
 from cardshield.security.audit_verify import Problem, VerifyReport, verify
@@ -28,8 +42,10 @@ from cardshield.security.errors import (
 __all__ = [
     "GAP_ACTION",
     "GENESIS_HASH",
+    "ApiKeyInfo",
     "ApiKeyNotFound",
     "AuditError",
+    "CreatedKey",
     "InsufficientScope",
     "InvalidApiKey",
     "Problem",
@@ -37,6 +53,11 @@ __all__ = [
     "Signer",
     "VerifyReport",
     "append",
+    "authenticate",
+    "create_key",
+    "list_keys",
+    "require_scope",
+    "revoke",
     "seal",
     "verify",
 ]
