@@ -1,0 +1,1 @@
+"""Payments: lifecycle state machine, idempotency, the event outbox and merchant webhooks."""
