@@ -15,6 +15,7 @@ import typer
 
 from cardshield import __version__
 from cardshield.commands import audit, cards, db, keys, merchants, redact, vault
+from cardshield.commands import scan as scan_command
 from cardshield.errors import CardshieldError
 from cardshield.redaction.logging import configure_logging
 
@@ -34,6 +35,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(merchants.app, name="merchants")
 app.add_typer(vault.app, name="vault")
 app.add_typer(audit.app, name="audit")
+app.add_typer(scan_command.app, name="scan")
 
 
 def _version(value: bool) -> None:

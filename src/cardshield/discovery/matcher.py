@@ -1,0 +1,238 @@
+"""Find card numbers in a byte stream, fast, with exact line numbers.
+
+The matching rules are those of :func:`cardshield.redaction.text.find_cards`; this module
+only decides where to look, so that a scanner can keep up with gigabytes of logs:
+
+1. A *prefilter* (:mod:`cardshield.discovery.prefilter`) runs over each chunk at C speed
+   and reports the places where a run of twelve or more digits (contiguous or grouped as
+   cards are printed) starts with a digit a card can start with. Millisecond timestamps
+   (they start with 1), short numbers, dates and IP addresses never get past it.
+2. For a candidate run of contiguous digits the only possible card is the whole run, so
+   brand and Luhn decide in a few microseconds; grouped runs and the survivors go to
+   ``find_cards`` on a small window around the run (the window carries enough context for
+   the UUID, decimal, IP and track-data rules).
+
+Streams are read in chunks with an overlap: a run that reaches into the next chunk is
+carried over whole, so a number that straddles a chunk boundary is found exactly once.
+Input must be ASCII-compatible bytes (UTF-8, Latin-1, or UTF-16 transcoded by
+:mod:`cardshield.discovery.decode`): digits and separators are then single bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from cardshield.cards.brands import IIN_TABLE, MAX_LENGTH, MIN_LENGTH, brand_for
+from cardshield.cards.luhn import luhn_check_digit, luhn_valid
+from cardshield.cards.pan import PAN
+from cardshield.discovery.prefilter import Prefilter, default_prefilter
+from cardshield.redaction.text import find_cards
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A card number found in a stream: 1-based line, kind, the number, its byte offset."""
+
+    line: int
+    kind: str  # "pan", "track1" or "track2"
+    pan: PAN
+    offset: int
+
+
+_URL_SEPS = (b"%20", b"%2D", b"%2d", b"%2E", b"%2e")
+_RUN = re.compile(rb"[0-9](?:(?:[ .\-]|%2[0DdEe])?+[0-9])*+")
+# Bytes a run may hold: what a left walk from a candidate's end steps over.
+_RUN_BYTES = frozenset(b"0123456789 .-%2DdEe")
+_DIGITS = frozenset(b"0123456789")
+_SCIENTIFIC = re.compile(r"(?<![0-9.])[2-6]\.([0-9]{1,18})[eE]\+?([0-9]{1,2})(?![0-9.])")
+_IMEI = re.compile(r"(?i)imei|imeisv|meid")
+
+# Context either side of a run that the matching rules look at (UUIDs are 36 characters,
+# track 1 carries up to 26 characters of name after the number).
+MARGIN = 80
+CHUNK_SIZE = 1 << 20
+# A run longer than this is not carried across chunks any further (pathological input).
+_MAX_CARRY = 1 << 20
+
+
+def _two_digit_prefixes() -> frozenset[tuple[str, int]]:
+    """(first two digits, length) pairs some brand issues: a cheap first test for a run."""
+    pairs: set[tuple[str, int]] = set()
+    for row in IIN_TABLE:
+        low, high = (row.low + "0")[:2], (row.high + "9")[:2]
+        for head in range(int(low), int(high) + 1):
+            for length in row.lengths:
+                pairs.add((f"{head:02d}", length))
+    return frozenset(pairs)
+
+
+_PREFIX_LENGTHS = _two_digit_prefixes()
+
+
+def _card(digits: str) -> PAN | None:
+    if not MIN_LENGTH <= len(digits) <= MAX_LENGTH:
+        return None
+    brand = brand_for(digits)
+    if brand is None or not luhn_valid(digits):
+        return None
+    return PAN._trusted(digits, brand)
+
+
+def _from_scientific(
+    mantissa_fraction: str, exponent: str, first: str, numeric_cells: bool
+) -> PAN | None:
+    """The card behind a number in scientific notation (spreadsheet cells), if any.
+
+    Spreadsheets keep 15 significant digits, so a 16-digit card typed into a numeric cell
+    loses its check digit (``4.24242424242424E+15``). In spreadsheet cells that shape is
+    rebuilt with the check digit, since 15 digits of a card are as sensitive as 16.
+    """
+    try:
+        value = Decimal(f"{first}.{mantissa_fraction}E{exponent}")
+    except InvalidOperation:
+        return None
+    if value != value.to_integral_value():
+        return None
+    digits = str(int(value))
+    pan = _card(digits)
+    if pan is not None or not numeric_cells:
+        return pan
+    significant = (first + mantissa_fraction).rstrip("0")
+    if len(digits) == 16 and len(significant) <= 15 and digits.endswith("0"):
+        rebuilt = digits[:15] + luhn_check_digit(digits[:15])
+        return _card(rebuilt)
+    return None
+
+
+def _looks_like_imei(window: str, start: int, pan: PAN) -> bool:
+    """IMEIs are 15 Luhn-valid digits (16 for IMEISV): trust a label that says so."""
+    if pan.length not in (15, 16):
+        return False
+    return _IMEI.search(window, max(0, start - 24), start) is not None
+
+
+def _window_hits(
+    buf: bytes, run_start: int, run_end: int, numeric_cells: bool
+) -> list[tuple[int, str, PAN]]:
+    """Cards whose first digit lies in ``buf[run_start:run_end]``, as (offset, kind, pan)."""
+    lo = max(0, run_start - MARGIN)
+    window = buf[lo : min(len(buf), run_end + MARGIN)].decode("latin-1")
+    if window.count(",") >= 2 and ";" not in window:
+        # Comma-separated values: a comma is a field separator here, not a decimal comma
+        # (European CSV, where it would be one, separates fields with semicolons).
+        window = window.replace(",", "\t")
+    rs, re_ = run_start - lo, run_end - lo
+    found: list[tuple[int, str, PAN]] = []
+    for match in find_cards(window):
+        first = match.positions[0]
+        if rs <= first < re_ and not _looks_like_imei(window, first, match.pan):
+            found.append((first + lo, match.kind, match.pan))
+    for sci in _SCIENTIFIC.finditer(window, rs, re_ + 24):
+        if sci.start() < re_:
+            pan = _from_scientific(sci.group(1), sci.group(2), window[sci.start()], numeric_cells)
+            if pan is not None:
+                found.append((sci.start() + lo, "pan", pan))
+    found.sort(key=lambda item: item[0])
+    return found
+
+
+class StreamMatcher:
+    """Feed chunks in order with :meth:`feed`, then call :meth:`close`; both return hits."""
+
+    def __init__(self, *, numeric_cells: bool = False, prefilter: Prefilter | None = None) -> None:
+        self._numeric_cells = numeric_cells
+        self._prefilter = prefilter or default_prefilter()
+        self._carry = b""
+        self._own_start = 0  # where unprocessed text starts in the carry
+        self._offset = 0  # stream offset of the carry's first byte
+        self._line = 1  # line number at the carry's first byte
+
+    def feed(self, chunk: bytes) -> list[Hit]:
+        return self._process(self._carry + chunk if self._carry else chunk, final=False)
+
+    def close(self) -> list[Hit]:
+        hits = self._process(self._carry, final=True)
+        self._carry = b""
+        return hits
+
+    def _run_start(self, buf: bytes, end: int) -> int:
+        """The first digit of the run that a candidate ending at ``end`` belongs to."""
+        i = end - 1
+        lo = max(0, end - 2 * MARGIN)
+        while i > lo and buf[i - 1] in _RUN_BYTES:
+            i -= 1
+        while buf[i] not in _DIGITS:
+            i += 1
+        return i
+
+    def _process(self, buf: bytes, *, final: bool) -> list[Hit]:
+        hits: list[Hit] = []
+        limit = len(buf) if final else max(self._own_start, len(buf) - MARGIN)
+        prefiltered = buf
+        if b"%" in buf and b"%2" in buf:  # memchr first: the two-byte search is slower
+            for esc in _URL_SEPS:
+                prefiltered = prefiltered.replace(esc, b"%%%")
+        ends = self._prefilter.candidate_ends(prefiltered, self._offset == 0)
+        cur_pos, cur_line = 0, self._line
+        done_upto = self._own_start
+        stop = limit
+        for end in ends:
+            if end <= done_upto:
+                continue  # inside a run already looked at
+            p = self._run_start(buf, end)
+            if p >= limit:
+                break
+            run = _RUN.match(buf, p)
+            if run is None:
+                continue
+            run_end = max(run.end(), end)
+            if not final and run_end + MARGIN > len(buf) and len(buf) - p < _MAX_CARRY:
+                stop = p  # the run may go on in the next chunk: carry it over whole
+                break
+            done_upto = run_end
+            digits = buf[p:run_end]
+            if digits.isdigit():
+                # Contiguous digits: only the whole run can be a card.
+                text = digits.decode("ascii")
+                if (text[:2], len(text)) not in _PREFIX_LENGTHS or not luhn_valid(text):
+                    continue
+                if brand_for(text) is None:
+                    continue
+            for offset, kind, pan in _window_hits(buf, p, run_end, self._numeric_cells):
+                if offset >= cur_pos:
+                    cur_line += buf.count(b"\n", cur_pos, offset)
+                else:
+                    cur_line -= buf.count(b"\n", offset, cur_pos)
+                cur_pos = offset
+                hits.append(Hit(cur_line, kind, pan, self._offset + offset))
+        if not final:
+            resume = max(stop, done_upto)
+            carry_start = max(0, resume - 2 * MARGIN)
+            if carry_start >= cur_pos:
+                self._line = cur_line + buf.count(b"\n", cur_pos, carry_start)
+            else:
+                self._line = cur_line - buf.count(b"\n", carry_start, cur_pos)
+            self._carry = buf[carry_start:]
+            self._own_start = resume - carry_start
+            self._offset += carry_start
+        return hits
+
+
+def scan_chunks(chunks: Iterable[bytes], *, numeric_cells: bool = False) -> Iterator[Hit]:
+    """Every card in a stream given as ASCII-compatible byte chunks, in order."""
+    matcher = StreamMatcher(numeric_cells=numeric_cells)
+    for chunk in chunks:
+        yield from matcher.feed(chunk)
+    yield from matcher.close()
+
+
+def scan_bytes(data: bytes, *, numeric_cells: bool = False) -> list[Hit]:
+    return list(scan_chunks([data], numeric_cells=numeric_cells))
+
+
+def scan_text(text: str, *, numeric_cells: bool = False) -> list[Hit]:
+    """Cards in a decoded text (line numbers are those of the text)."""
+    return scan_bytes(text.encode("utf-8", "surrogatepass"), numeric_cells=numeric_cells)
