@@ -47,12 +47,13 @@ def sniff_encoding(head: bytes) -> tuple[Encoding, int]:
 
 
 def ascii_compatible(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The chunks of a stream re-encoded, if needed, so that digits are single ASCII bytes.
-
-    The first chunk must be long enough to sniff (a few KiB, or the whole stream).
-    """
+    """The chunks of a stream re-encoded, if needed, so that digits are single ASCII bytes."""
     it = iter(chunks)
-    first = next(it, b"")
+    first = b""
+    for chunk in it:  # gather enough to sniff
+        first += chunk
+        if len(first) >= _SNIFF:
+            break
     encoding, bom = sniff_encoding(first)
     if encoding is Encoding.BYTES:
         yield first[bom:]

@@ -20,7 +20,7 @@ _BLOCK_TAGS = frozenset(
         "h4", "h5", "h6", "section", "article", "header", "footer", "pre", "blockquote",
         "option", "body", "head", "title", "hr", "dd", "dt",
         # OOXML: paragraphs, tabs, breaks, table cells, spreadsheet cells and strings
-        "tab", "cr", "tc", "c", "si", "row", "v", "is", "f",
+        "tab", "cr", "tc", "c", "si", "row", "f",
         # ODF
         "h", "table-cell", "table-row", "line-break", "list-item", "covered-table-cell",
     }
@@ -43,6 +43,9 @@ def strip_markup(text: str, block: str = "\t") -> str:
         if local == "s" and tag.startswith("<text:"):
             return " " + newlines
         if local in _BLOCK_TAGS:
+            # A line per paragraph: in documents only the end of a block breaks the line.
+            if block == "\n" and not (tag.startswith("</") or tag.endswith("/>")):
+                return newlines
             return block + newlines
         return newlines
 

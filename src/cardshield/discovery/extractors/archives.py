@@ -54,12 +54,17 @@ class ZipExtractor:
                         ctx.warn(name, f"unreadable member ({type(exc).__name__})")
                         continue
                     with member:
-                        yield Blob(
-                            name,
-                            CountingReader(member, ctx),
-                            depth=blob.depth + 1,
-                            hint=office.member_hint(flavour, info.filename),
-                        )
+                        try:
+                            child = Blob(
+                                name,
+                                CountingReader(member, ctx),
+                                depth=blob.depth + 1,
+                                hint=office.member_hint(flavour, info.filename),
+                            )
+                        except ExtractError as exc:  # this member is damaged; go on
+                            ctx.warn(name, exc.message)
+                            continue
+                        yield child
 
 
 class TarExtractor:
