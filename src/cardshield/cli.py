@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from cardshield import __version__
-from cardshield.commands import audit, cards, db, keys, merchants, redact, vault
+from cardshield.commands import apikeys, audit, cards, db, keys, merchants, redact, serve, vault
 from cardshield.commands import scan as scan_command
 from cardshield.errors import CardshieldError
 from cardshield.redaction.logging import configure_logging
@@ -34,6 +34,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(merchants.app, name="merchants")
 app.add_typer(vault.app, name="vault")
+app.add_typer(serve.app, name="serve")
+app.add_typer(apikeys.app, name="apikeys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(scan_command.app, name="scan")
 

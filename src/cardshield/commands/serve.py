@@ -1,0 +1,39 @@
+"""``cardshield serve``: the vault and API service."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+import uvicorn
+
+from cardshield.commands._shared import settings
+from cardshield.runtime import open_runtime
+
+app = typer.Typer(help="Run the HTTP API.", invoke_without_command=True)
+
+
+@app.callback()
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, help="Listen address (default CARDSHIELD_HOST)."),
+    port: int | None = typer.Option(None, help="Listen port (default CARDSHIELD_PORT)."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+) -> None:
+    """Serve the API. Checks database, schema, KMS and volatile store first."""
+    s = settings(ctx)
+    open_runtime(s).close()  # refuse to start with one clear line if anything is missing
+    config = (ctx.find_root().obj or {}).get("config")
+    if config is not None:
+        os.environ["CARDSHIELD_CONFIG"] = str(config)  # the workers read settings themselves
+    uvicorn.run(
+        "cardshield.web.asgi:create",
+        factory=True,
+        host=host or s.host,
+        port=port or s.port,
+        workers=workers,
+        log_config=None,  # keep our redacting logging set-up
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )

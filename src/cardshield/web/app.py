@@ -1,0 +1,38 @@
+"""The FastAPI application factory. Everything it needs is passed in: no globals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from cardshield import __version__
+from cardshield.runtime import Runtime
+from cardshield.web import errors
+from cardshield.web.middleware import CardshieldMiddleware
+from cardshield.web.routers import health, tokens
+
+DESCRIPTION = """\
+The cardshield API. Server calls use a secret key (`Authorization: Bearer sk_...`); the
+hosted card fields use a publishable key. Errors are
+`{"error": {"type", "code", "message", "param"}}`; every response carries a `Request-Id`.
+Card numbers and security codes never appear in any response.
+"""
+
+
+def create_app(runtime: Runtime, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    app = FastAPI(
+        title="cardshield",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    app.state.clock = clock
+    errors.install(app)
+    app.add_middleware(CardshieldMiddleware)
+    for module in (health, tokens):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,17 @@
+"""ASGI entry point for servers that import an app factory (uvicorn workers)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from cardshield.config import load_settings
+from cardshield.redaction.logging import configure_logging
+from cardshield.runtime import open_runtime
+from cardshield.web.app import create_app
+
+
+def create() -> FastAPI:
+    """Build the app from the environment (CARDSHIELD_*), as ``cardshield serve`` does."""
+    settings = load_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    return create_app(open_runtime(settings))

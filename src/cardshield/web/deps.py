@@ -1,0 +1,92 @@
+"""Request dependencies: the runtime, the clock and API-key authentication.
+
+Every route declares what it needs: ``SecretKey("payments:write")`` for server calls,
+``PublishableKey`` for the hosted fields. Using the wrong kind of key is its own error, so
+a merchant who pastes a secret key into a browser is told at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from cardshield.errors import InvalidRequestError
+from cardshield.runtime import Runtime
+from cardshield.security.apikeys import ApiKeyInfo, authenticate, require_scope
+from cardshield.security.errors import InvalidApiKey
+
+
+class SecretKeyRequired(InvalidRequestError):
+    code = "secret_key_required"
+    http_status = 403
+    default_message = "This endpoint needs a secret key (sk_...); publishable keys cannot use it."
+
+
+class PublishableKeyRequired(InvalidRequestError):
+    code = "publishable_key_required"
+    http_status = 403
+    default_message = (
+        "Card data is accepted only from cardshield's hosted fields with a publishable key "
+        "(pk_...). Never send card data or secret keys from your own pages or servers."
+    )
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = getattr(request.app.state, "clock", None) or (
+        lambda: datetime.now(UTC)
+    )
+    return clock()
+
+
+def _presented_key(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise InvalidApiKey
+    return value.strip()
+
+
+def _authenticate(request: Request) -> ApiKeyInfo:
+    runtime = get_runtime(request)
+    with runtime.engine.begin() as conn:
+        info = authenticate(conn, _presented_key(request), now=get_now(request))
+    request.state.api_key = info
+    return info
+
+
+def SecretKey(scope: str) -> Any:
+    """Dependency: a secret key of the caller's merchant holding ``scope``.
+
+    Use as ``key: Annotated[ApiKeyInfo, SecretKey("payments:write")]``.
+    """
+
+    def dependency(request: Request) -> ApiKeyInfo:
+        info = _authenticate(request)
+        if info.kind != "secret":
+            raise SecretKeyRequired
+        require_scope(info, scope)
+        return info
+
+    dependency.__name__ = f"secret_key_{scope.replace(':', '_')}"
+    return Depends(dependency)
+
+
+def _publishable(request: Request) -> ApiKeyInfo:
+    info = _authenticate(request)
+    if info.kind != "publishable":
+        raise PublishableKeyRequired
+    require_scope(info, "tokens:create")
+    return info
+
+
+PublishableKey = Annotated[ApiKeyInfo, Depends(_publishable)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+NowDep = Annotated[datetime, Depends(get_now)]

@@ -1,0 +1,94 @@
+"""ASGI middleware: request ids, body size limit, security headers.
+
+Pure ASGI (no BaseHTTPMiddleware) so streaming bodies are counted as they arrive and an
+oversize request is refused before it is read into memory.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_BODY_BYTES = 64 * 1024
+
+# Headers for every response; pages that need other framing rules set their own.
+SECURITY_HEADERS: Mapping[str, str] = {
+    "strict-transport-security": "max-age=63072000; includeSubDomains",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    "cache-control": "no-store",
+    "cross-origin-resource-policy": "same-site",
+}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class CardshieldMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = "req_" + secrets.token_hex(12)
+        scope.setdefault("state", {})["request_id"] = request_id
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            await self._refuse(send, request_id)
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise _TooLarge
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                raw = list(message.get("headers", []))
+                present = {k.lower() for k, _ in raw}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.encode() not in present:
+                        raw.append((name.encode(), value.encode()))
+                raw.append((b"request-id", request_id.encode()))
+                message = {**message, "headers": raw}
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send, request_id)
+
+    async def _refuse(self, send: Send, request_id: str) -> None:
+        body = json.dumps(
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "request_too_large",
+                    "message": f"The request body exceeds {self.max_body} bytes.",
+                    "param": None,
+                }
+            }
+        ).encode()
+        headers = [(b"content-type", b"application/json"), (b"request-id", request_id.encode())]
+        headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
