@@ -109,6 +109,8 @@ def _scan_stream(name: str, stream: BinaryIO, ctx: FileContext, path: str | None
         ctx.warn(name, exc.message)
     except ExtractError as exc:
         ctx.warn(name, exc.message)
+    except OSError as exc:  # the file itself failed to read (I/O error, gone meanwhile)
+        ctx.warn(name, f"unreadable: {exc.strerror or type(exc).__name__}")
     except RecursionError:
         ctx.warn(name, "stopped: structure nested too deeply")
     except Exception as exc:  # a parser bug must not end a scan of many files
