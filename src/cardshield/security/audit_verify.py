@@ -42,7 +42,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from cardshield.security.audit import (
     DEFAULT_CHECKPOINT_EVERY,
@@ -205,8 +205,18 @@ def _check_unsealed(conn: Connection, row: Any, expected: int | None) -> None:
     _check_content(conn, row)
 
 
+def _check_truncation(checkpoints: dict[int, Any], head_seq: int) -> None:
+    """A checkpoint beyond the sealed head proves that sealed entries were removed."""
+    beyond = [seq for seq in checkpoints if seq > head_seq]
+    if beyond:
+        raise _fail(head_seq + 1, "deleted", f"checkpoint {min(beyond)} covers entries now gone")
+
+
 def _walk(conn: Connection, signer: Signer, checkpoint_every: int, stats: dict[str, Any]) -> None:
     checkpoints = {int(cp.upto_seq): cp for cp in conn.execute(select(audit_checkpoints))}
+    sealed_max = conn.execute(
+        select(func.max(audit_log.c.seq)).where(audit_log.c.chain_hash.is_not(None))
+    ).scalar()
     head_seq = 0
     expected, prev = 1, GENESIS_HASH
     in_tail, virtual = False, GENESIS_HASH
@@ -218,6 +228,8 @@ def _walk(conn: Connection, signer: Signer, checkpoint_every: int, stats: dict[s
         for row in result:
             if row.chain_hash is None:
                 if not in_tail:
+                    if head_seq == (sealed_max or 0):  # no sealed entry after this one
+                        _check_truncation(checkpoints, head_seq)
                     in_tail, virtual, stats["tail_start"] = True, prev, row.seq
                 _check_unsealed(conn, row, expected if sqlite else None)
                 # The chain this tail would have, to tell a stripped seal from a forged entry.
@@ -249,9 +261,7 @@ def _walk(conn: Connection, signer: Signer, checkpoint_every: int, stats: dict[s
             prev, expected = row.chain_hash, row.seq + 1
             head_seq = stats["head_seq"] = row.seq
             stats["head_hash"] = row.chain_hash
-    beyond = [seq for seq in checkpoints if seq > head_seq]
-    if beyond:
-        raise _fail(head_seq + 1, "deleted", f"checkpoint {min(beyond)} covers entries now gone")
+    _check_truncation(checkpoints, head_seq)
 
 
 def verify(

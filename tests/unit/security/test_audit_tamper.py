@@ -140,6 +140,10 @@ def edit_unsealed(conn: Connection) -> None:
     conn.execute(update(audit_log).where(audit_log.c.seq == 12).values(outcome="failure"))
 
 
+def truncate(conn: Connection) -> None:
+    conn.execute(delete(audit_log).where(audit_log.c.seq >= 9))
+
+
 def delete_and_renumber(conn: Connection) -> None:
     conn.execute(delete(audit_log).where(audit_log.c.seq == 6))
     renumber(conn, 7, -1)
@@ -189,6 +193,7 @@ CASES: dict[str, tuple[Callable[[Connection], None], int, str]] = {
     "delete an entry": (delete_row(6), 6, "deleted"),
     "delete the first entry": (delete_row(1), 1, "deleted"),
     "delete the newest sealed entry": (delete_row(10), 10, "deleted"),
+    "truncate the log": (truncate, 9, "deleted"),
     "delete an entry and renumber the rest": (delete_and_renumber, 6, "deleted"),
     "insert a forged entry with valid hashes": (insert_forged_consistent, 6, "inserted"),
     "insert a forged entry with made-up hashes": (insert_forged_sloppy, 6, "inserted"),
