@@ -127,11 +127,13 @@ def test_since_skips_old_files(tree: Path) -> None:
     names = {Path(f["path"]).name for f in json.loads(out)["findings"]}
     assert names == {"app.log", "swipe.dat"}
     code, out = scan(str(tree), "--since", "1d", "--format", "json", "-j", "1")
+    assert code == 1
     assert {Path(f["path"]).name for f in json.loads(out)["findings"]} == names
 
 
 def test_excludes_files_and_directories(tree: Path) -> None:
     code, out = scan(str(tree), "--exclude", "logs", "--exclude", "*.dat", "--format", "json")
+    assert code == 1
     assert [Path(f["path"]).name for f in json.loads(out)["findings"]] == ["notes.txt"]
 
 
