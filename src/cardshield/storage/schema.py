@@ -232,6 +232,9 @@ webhook_endpoints = Table(
     Column("merchant_id", String(64), ForeignKey("merchants.id"), nullable=False),
     Column("url", String(2000), nullable=False),
     Column("secret", String(128), nullable=False),  # whsec_...: signs, never card data
+    # After a roll, the old secret also signs until it expires (migration 0003).
+    Column("previous_secret", String(128)),
+    Column("previous_secret_expires_at", UTCDateTime()),
     Column("enabled_events", JSON, nullable=False),  # ["*"] or event types
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled_at", UTCDateTime()),
