@@ -54,12 +54,16 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     """Redact a LogRecord in place: message with its args, extras, exception and stack text."""
     if getattr(record, "_cardshield_redacted", False):
         return record
-    try:
-        message = record.getMessage()
-    except Exception:  # a bad format string must not hide the values from redaction
-        message = f"{record.msg!s} {record.args!r}"
-    record.msg = redact(message)
-    record.args = None
+    if isinstance(record.msg, dict) and not record.args:
+        # A structlog event on its way to ProcessorFormatter: keep it a dict.
+        record.msg = redact_value(record.msg)
+    else:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not hide the values from redaction
+            message = f"{record.msg!s} {record.args!r}"
+        record.msg = redact(message)
+        record.args = None
     if record.exc_info and record.exc_info[0] is not None:
         text = "".join(traceback.format_exception(*record.exc_info))
         record.exc_text = redact(text.rstrip("\n"))
@@ -114,38 +118,73 @@ def _redacting_excepthook(
     sys.stderr.write(redact(text))
 
 
+def _record_exception(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """For stdlib records: carry the (already redacted) exception text into the event."""
+    record = event_dict.get("_record")
+    if record is not None and record.exc_text and "exception" not in event_dict:
+        event_dict["exception"] = record.exc_text
+    return event_dict
+
+
+def _redact_rendered(logger: Any, method_name: str, rendered: Any) -> Any:
+    return redact(rendered) if isinstance(rendered, str) else rendered
+
+
+# Libraries whose INFO chatter (migrations context, connection pools) is noise in our logs.
+_QUIET = ("alembic", "sqlalchemy", "httpx", "httpcore", "botocore", "urllib3")
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
     """Configure stdlib logging and structlog for this process, with redaction everywhere.
 
-    ``fmt`` is ``json`` (one object per line, for log shipping) or ``console``.
+    ``fmt`` is ``json`` (one object per line, for log shipping) or ``console``. Records from
+    stdlib loggers (ours and libraries') and structlog events go through the same handler
+    and renderer, so every line has the same shape.
     """
     _install_record_factory()
     sys.excepthook = _redacting_excepthook
-
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level.upper())
 
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                redact_event,
+                renderer,
+                _redact_rendered,  # a CVV is only recognisable next to its key, once rendered
+            ],
+            foreign_pre_chain=[*shared, _record_exception],
+        )
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.stdlib.add_log_level,
-            structlog.stdlib.add_logger_name,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
             redact_event,
-            renderer,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
