@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 from cardshield import __version__
 from cardshield.runtime import Runtime
 from cardshield.web import errors
+from cardshield.web.background import Job, Scheduler
 from cardshield.web.middleware import CardshieldMiddleware
 from cardshield.web.routers import health, tokens
 
@@ -21,8 +23,26 @@ Card numbers and security codes never appear in any response.
 """
 
 
-def create_app(runtime: Runtime, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+def create_app(
+    runtime: Runtime,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    jobs: list[Job] | None = None,
+) -> FastAPI:
+    """The API over ``runtime``. ``jobs`` run in the background while the app is up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = Scheduler(jobs or [], clock)
+        scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.stop()
+            runtime.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="cardshield",
         version=__version__,
         description=DESCRIPTION,

@@ -8,10 +8,12 @@ from cardshield.config import load_settings
 from cardshield.redaction.logging import configure_logging
 from cardshield.runtime import open_runtime
 from cardshield.web.app import create_app
+from cardshield.web.background import default_jobs
 
 
 def create() -> FastAPI:
     """Build the app from the environment (CARDSHIELD_*), as ``cardshield serve`` does."""
     settings = load_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
-    return create_app(open_runtime(settings))
+    runtime = open_runtime(settings)
+    return create_app(runtime, jobs=default_jobs(runtime))

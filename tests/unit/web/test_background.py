@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from cardshield.cards import PAN, Expiry
+from cardshield.storage.schema import audit_log
+from cardshield.web.background import Job, Scheduler, default_jobs
+from tests.unit.web.conftest import Api
+
+
+def test_scheduler_runs_jobs_and_survives_failures() -> None:
+    runs: list[str] = []
+    done = threading.Event()
+
+    def flaky(now: datetime) -> None:
+        runs.append("x")
+        if len(runs) == 1:
+            raise RuntimeError("first run fails")
+        done.set()
+
+    scheduler = Scheduler([Job("flaky", 0.01, flaky)])
+    scheduler.start()
+    assert done.wait(5)
+    scheduler.stop()
+    assert len(runs) >= 2
+
+
+def test_default_jobs_seal_the_audit_chain(api: Api) -> None:
+    vault = api.runtime.vault
+    vault.tokenize(
+        api.merchant,
+        PAN("4242424242424242"),
+        Expiry(2030, 1),
+        now=datetime(2026, 11, 26, 12, 0, tzinfo=UTC),
+    )
+    jobs = {j.name: j for j in default_jobs(api.runtime)}
+    assert set(jobs) == {"audit.seal", "vault.purge"}
+    jobs["audit.seal"].run(datetime.now(UTC) + timedelta(minutes=1))
+    with api.runtime.engine.connect() as conn:
+        unsealed = conn.execute(
+            select(audit_log.c.seq).where(audit_log.c.chain_hash.is_(None))
+        ).all()
+    assert unsealed == []
