@@ -1,0 +1,1 @@
+"""Merchant webhooks: endpoints, signing, the delivery worker and replay."""
