@@ -54,6 +54,7 @@ _IMEI = re.compile(r"(?i)imei|imeisv|meid")
 # track 1 carries up to 26 characters of name after the number).
 MARGIN = 80
 CHUNK_SIZE = 1 << 20
+_MAX_BACKLOG = 16 << 20
 # A run longer than this is not carried across chunks any further (pathological input).
 _MAX_CARRY = 1 << 20
 
@@ -139,6 +140,16 @@ def _window_hits(
     return found
 
 
+_UUID = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _inside_uuid(buf: bytes, start: int, end: int) -> bool:
+    for m in _UUID.finditer(buf, max(0, start - 36), min(len(buf), end + 36)):
+        if m.start() <= start and end <= m.end():
+            return True
+    return False
+
+
 class StreamMatcher:
     """Feed chunks in order with :meth:`feed`, then call :meth:`close`; both return hits."""
 
@@ -148,7 +159,17 @@ class StreamMatcher:
         self._carry = b""
         self._own_start = 0  # where unprocessed text starts in the carry
         self._offset = 0  # stream offset of the carry's first byte
-        self._line = 1  # line number at the carry's first byte
+        self._line = 1  # line number at the start of the uncounted text (or of the carry)
+        # Text already passed whose newlines are not counted yet: most files hold no card,
+        # so lines are counted only when a hit needs a number (or this backlog grows).
+        self._uncounted: list[tuple[bytes, int]] = []
+        self._uncounted_size = 0
+
+    def _count_backlog(self) -> None:
+        for buf, end in self._uncounted:
+            self._line += buf.count(b"\n", 0, end)
+        self._uncounted.clear()
+        self._uncounted_size = 0
 
     def feed(self, chunk: bytes) -> list[Hit]:
         return self._process(self._carry + chunk if self._carry else chunk, final=False)
@@ -176,7 +197,7 @@ class StreamMatcher:
             for esc in _URL_SEPS:
                 prefiltered = prefiltered.replace(esc, b"%%%")
         ends = self._prefilter.candidate_ends(prefiltered, self._offset == 0)
-        cur_pos, cur_line = 0, self._line
+        cur_pos, cur_line = 0, -1  # cur_line < 0: the backlog is not counted yet
         done_upto = self._own_start
         stop = limit
         for end in ends:
@@ -201,7 +222,12 @@ class StreamMatcher:
                     continue
                 if brand_for(text) is None:
                     continue
+            elif _inside_uuid(buf, p, run_end):
+                continue  # digits of a UUID: every match there would be dropped anyway
             for offset, kind, pan in _window_hits(buf, p, run_end, self._numeric_cells):
+                if cur_line < 0:
+                    self._count_backlog()
+                    cur_line = self._line
                 if offset >= cur_pos:
                     cur_line += buf.count(b"\n", cur_pos, offset)
                 else:
@@ -211,7 +237,12 @@ class StreamMatcher:
         if not final:
             resume = max(stop, done_upto)
             carry_start = max(0, resume - 2 * MARGIN)
-            if carry_start >= cur_pos:
+            if cur_line < 0:
+                self._uncounted.append((buf, carry_start))
+                self._uncounted_size += carry_start
+                if self._uncounted_size > _MAX_BACKLOG:
+                    self._count_backlog()
+            elif carry_start >= cur_pos:
                 self._line = cur_line + buf.count(b"\n", cur_pos, carry_start)
             else:
                 self._line = cur_line - buf.count(b"\n", carry_start, cur_pos)

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from cardshield.discovery.context import ScanOptions
 from cardshield.discovery.findings import FileResult, ScanReport, ScanWarning
+from cardshield.discovery.prefilter import default_prefilter
 from cardshield.discovery.scanner import scan_file, scan_stdin
 from cardshield.discovery.walker import FileTask, WalkStats, walk
 
@@ -60,9 +61,12 @@ def _run_pool(
     options: ScanOptions,
     jobs: int,
     on_results: Callable[[list[FileResult]], None],
+    threads: bool,
 ) -> None:
-    # forkserver: workers do not inherit the parent's threads (the progress bar has one).
-    context = multiprocessing.get_context("forkserver")
+    # fork starts workers in milliseconds with everything imported and the prefilter
+    # compiled; with a progress bar (a thread) running, forkserver avoids forking threads.
+    default_prefilter()
+    context = multiprocessing.get_context("forkserver" if threads else "fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         pending: set[Future[list[FileResult]]] = set()
         for batch in batches:
@@ -115,7 +119,9 @@ def run_scan(
             for batch in itertools.chain(first, batches):
                 on_results(_scan_batch(batch, options))
         else:
-            _run_pool(itertools.chain(first, batches), options, jobs, on_results)
+            _run_pool(
+                itertools.chain(first, batches), options, jobs, on_results, progress is not None
+            )
     finally:
         if progress is not None:
             progress.stop()
