@@ -317,3 +317,59 @@ sandbox_ledger = Table(
     Index(None, "account", "created_at"),
     Index(None, "parent_id"),
 )
+
+# -- operators (people who use the console; migration 0004) ------------------------------
+
+# One row per person. The TOTP seed is stored only wrapped by the KEK (context bound to the
+# operator id), so a database dump alone cannot mint codes.
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),  # lower case
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),  # see security/permissions.py
+    Column("merchant_id", String(64), ForeignKey("merchants.id")),  # NULL: every merchant
+    Column("password_hash", String(255), nullable=False),  # argon2id, PHC string
+    Column("password_changed_at", UTCDateTime(), nullable=False),
+    Column("totp_secret", LargeBinary),  # WrappedKey bytes; NULL until enrolled
+    Column("totp_enrolled_at", UTCDateTime()),
+    Column("totp_last_step", BigInteger),  # last accepted time step: a code works once
+    Column("failed_attempts", Integer, nullable=False, default=0),
+    Column("locked_until", UTCDateTime()),
+    Column("last_login_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime()),
+)
+
+# One-time recovery codes, stored as SHA-256 of 80 random bits; used_at marks the one use.
+operator_recovery_codes = Table(
+    "operator_recovery_codes",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("operator_id", String(64), ForeignKey("operators.id"), nullable=False),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
+    Index(None, "operator_id"),
+)
+
+# Console sessions live in the database so any node can serve any request. The id is the
+# SHA-256 of the cookie value: a database reader cannot replay a session.
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("operator_id", String(64), ForeignKey("operators.id"), nullable=False),
+    Column("stage", String(16), nullable=False),  # mfa | enroll | active
+    Column("csrf_token", String(64), nullable=False),
+    Column("pending_totp", LargeBinary),  # enrollment: the wrapped seed being confirmed
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),  # absolute limit
+    Column("reauth_at", UTCDateTime()),  # last password + code check (sensitive actions)
+    Column("ip", String(64)),
+    Column("user_agent", String(200)),
+    Index(None, "operator_id"),
+    Index(None, "last_seen_at"),
+)
