@@ -45,6 +45,10 @@ class RetryPolicy:
         return rng() * min(self.max_delay_s, self.base_delay_s * 2.0**retry)
 
 
+class TransportFailure(Exception):
+    """Stands in for an httpx exception as ``__cause__``: its class name, nothing else."""
+
+
 def _retry_after(response: httpx.Response, cap: float) -> float | None:
     value = response.headers.get("Retry-After", "")
     try:
@@ -93,19 +97,26 @@ class Transport:
                 )
                 wait = None
             last = attempt == attempts
+            failure: GatewayError | None = None
             try:
                 response = self._client.request(method, path, json=json, headers=headers)
             except _NOT_SENT as exc:
                 self._note("not sent", method, path, attempt, exc)
-                if last:
-                    raise GatewayError(f"Could not connect to {self._name}.") from exc
-                continue
+                if not last:
+                    continue
+                failure = GatewayError(f"Could not connect to {self._name}.")
+                failure.__cause__ = TransportFailure(type(exc).__name__)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 # Sent, but no answer: the processor may have acted on it.
                 self._note("no answer", method, path, attempt, exc)
-                if last or not idempotent:
-                    raise GatewayTimeout from exc
-                continue
+                if idempotent and not last:
+                    continue
+                failure = GatewayTimeout()
+                failure.__cause__ = TransportFailure(type(exc).__name__)
+            if failure is not None:
+                # Raised outside the except block, so the httpx exception (whose request
+                # still holds the body, card included) is neither cause nor context.
+                raise failure
             self._log.info(
                 "%s %s %s -> %d (attempt %d)",
                 self._name,

@@ -39,6 +39,11 @@ def _check_error(error: BaseException) -> None:
     text = str(error) + repr(error) + "".join(traceback.format_exception(error))
     assert_no_card_data(text)
     _no_cvv(text)
+    # No httpx exception (its .request keeps the body, card included) stays reachable.
+    link: BaseException | None = error
+    while link is not None:
+        assert not isinstance(link, httpx.HTTPError), "httpx exception kept in the chain"
+        link = link.__cause__ or link.__context__
 
 
 @respx.mock

@@ -13,7 +13,7 @@ from cardshield.crypto.secret import Secret
 from cardshield.errors import ConfigError
 from cardshield.gateways import get_connector
 from cardshield.gateways.adyen import AdyenConnector, build
-from cardshield.gateways.adyen.transport import RetryPolicy, Transport
+from cardshield.gateways.adyen.transport import RetryPolicy, Transport, TransportFailure
 from cardshield.gateways.base import GatewayError, GatewayStatus, GatewayTimeout
 from cardshield.gateways.declines import DeclineCode
 from tests.unit.gateways.adyen.conftest import (
@@ -277,7 +277,8 @@ def test_read_timeouts_are_retried_then_raise_gateway_timeout(
     with pytest.raises(GatewayTimeout) as info:
         adyen.authorize(auth_request())
     assert info.value.code == "gateway_timeout"
-    assert isinstance(info.value.__cause__, httpx.ReadTimeout)
+    assert isinstance(info.value.__cause__, TransportFailure)
+    assert info.value.__context__ is None or not isinstance(info.value.__context__, httpx.HTTPError)
     assert route.call_count == 3
 
 
