@@ -1,0 +1,68 @@
+"""Fixtures for the webhook tests: a migrated database with merchants, and a receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import Engine, insert
+
+from cardshield.payments.outbox import emit_event
+from cardshield.payments.webhooks import create_endpoint
+from cardshield.storage import make_engine, upgrade
+from cardshield.storage.schema import merchants
+from tests.unit.payments.webhooks.receiver import Receiver
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+MERCHANT = "mer_shop"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    upgrade(eng)
+    with eng.begin() as conn:
+        conn.execute(insert(merchants).values(id=MERCHANT, name="Shop", created_at=NOW))
+        conn.execute(insert(merchants).values(id="mer_other", name="Other", created_at=NOW))
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as r:
+        yield r
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client() as client:
+        yield client
+
+
+def add_endpoint(engine: Engine, url: str, events: tuple[str, ...] = ("*",)) -> tuple[str, str]:
+    """A loopback endpoint; returns (id, secret)."""
+    with engine.begin() as conn:
+        created = create_endpoint(
+            conn,
+            merchant_id=MERCHANT,
+            url=url,
+            enabled_events=events,
+            now=NOW,
+            allow_http_loopback=True,
+        )
+    return created.endpoint.id, created.secret.reveal()
+
+
+def emit(engine: Engine, type: str, object_id: str, **data: object) -> str:
+    with engine.begin() as conn:
+        return emit_event(
+            conn,
+            now=NOW,
+            merchant_id=MERCHANT,
+            type=type,
+            object_id=object_id,
+            data={"id": object_id, **data},
+        )
