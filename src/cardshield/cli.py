@@ -16,6 +16,7 @@ import typer
 from cardshield import __version__
 from cardshield.commands import apikeys, audit, cards, db, keys, merchants, redact, serve, vault
 from cardshield.commands import scan as scan_command
+from cardshield.commands import webhooks as webhooks_command
 from cardshield.errors import CardshieldError
 from cardshield.redaction.logging import configure_logging
 
@@ -38,6 +39,7 @@ app.add_typer(serve.app, name="serve")
 app.add_typer(apikeys.app, name="apikeys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(scan_command.app, name="scan")
+app.add_typer(webhooks_command.app, name="webhooks")
 
 
 def _version(value: bool) -> None:
