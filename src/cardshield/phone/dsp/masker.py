@@ -43,7 +43,7 @@ LATENCY_SAMPLES = 320
 #: Masking starts this many samples before a tone's estimated first sample and ends as many
 #: after its last: the edge estimates are good to about 2 ms.
 GUARD_SAMPLES = 24
-_RAMP = 16  # the fill tone fades in and out over 2 ms, so masking adds no clicks
+_RAMP = 32  # the fill tone fades in and out over 4 ms, so masking adds no clicks
 
 
 class BatchMasker:
@@ -164,8 +164,9 @@ class BatchMasker:
     def _fill_values(self, t: NDArray[np.int64], a: int, b: int) -> NDArray[np.generic]:
         if self._fill == "silence":
             return np.full(len(t), self._silence, dtype=self._dtype)
-        ramp = np.minimum(np.minimum(t - a + 1, b - t) / _RAMP, 1.0)
-        wave = self._amplitude * ramp * np.sin(self._omega * (t - a))
+        # Raised-cosine fades keep the fill tone's spectrum away from the DTMF frequencies.
+        edge = np.minimum(np.minimum(t - a + 1, b - t) / _RAMP, 1.0)
+        wave = self._amplitude * (0.5 - 0.5 * np.cos(np.pi * edge)) * np.sin(self._omega * (t - a))
         pcm = g711.to_int16(wave)
         return pcm if self.encoding == "pcm16" else g711.encode(pcm, self.encoding)
 
