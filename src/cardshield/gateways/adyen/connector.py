@@ -13,8 +13,10 @@ refund      ``POST /payments/{pspReference}/refunds``       outcome by REFUND we
 ==========  ===============================================  ===============================
 
 Every request carries ``X-API-Key`` and an ``Idempotency-Key`` derived from ours (a digest
-when ours is longer than Adyen's 64 characters), so every request may be retried: Adyen
-answers a repeated key with the first response and never acts twice.
+when ours is longer than Adyen's 64 characters), so every request may be retried (through
+:class:`~cardshield.gateways.http.ProcessorClient`: backoff with jitter on timeouts,
+dropped connections, 429 and 5xx): Adyen answers a repeated key with the first response
+and never acts twice. A request without a key is retried only if it never left.
 
 3-D Secure: ``returnUrl`` (the request's, or the ``return_url`` option) is sent, and native
 3DS2 is not requested, so Adyen answers ``RedirectShopper`` with ``action.url`` (its own
@@ -43,6 +45,7 @@ Options for :func:`build`:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,18 +55,19 @@ from cardshield.crypto.secret import Secret
 from cardshield.errors import ConfigError
 from cardshield.gateways.adyen import transformers as tx
 from cardshield.gateways.adyen import webhooks
-from cardshield.gateways.adyen.transport import RetryPolicy, Transport
 from cardshield.gateways.base import (
     AuthorizeRequest,
     FollowUpRequest,
     GatewayError,
     GatewayResult,
     GatewayStatus,
-    GatewayTimeout,
     InboundEvent,
 )
+from cardshield.gateways.http import ProcessorClient, RetryPolicy, status_error
 
 TEST_BASE_URL = "https://checkout-test.adyen.com/v71"
+# Worth another try for a request carrying an Idempotency-Key: rate limited, or Adyen failed.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 LIVE_BASE_URL = "https://{prefix}-checkout-live.adyenpayments.com/checkout/v71"
 
 
@@ -72,14 +76,14 @@ class AdyenConnector:
 
     def __init__(
         self,
-        transport: Transport,
+        client: ProcessorClient,
         api_key: Secret[str],
         *,
         merchant_account: str | None = None,
         hmac_key: Secret[str] | None = None,
         return_url: str | None = None,
     ) -> None:
-        self._transport = transport
+        self._client = client
         self._api_key = api_key
         self._merchant_account = merchant_account
         self._hmac_key = hmac_key
@@ -126,7 +130,7 @@ class AdyenConnector:
         return webhooks.acknowledge()
 
     def close(self) -> None:
-        self._transport.close()
+        self._client.close()
 
     # -- internals ----------------------------------------------------------------------
 
@@ -167,8 +171,12 @@ class AdyenConnector:
 
     def _post(self, path: str, body: Mapping[str, Any], key: str) -> httpx.Response:
         # With a key Adyen never acts twice on one request, so retrying is safe.
-        return self._transport.request(
-            "POST", path, json=body, headers=self._headers(key), idempotent=bool(key)
+        return self._client.request(
+            "POST",
+            path,
+            content=json.dumps(body),
+            headers=self._headers(key),
+            idempotent=bool(key),
         )
 
     @staticmethod
@@ -186,11 +194,12 @@ class AdyenConnector:
         return data
 
     def _error(self, response: httpx.Response) -> GatewayError:
-        """The exception for a non-success answer (already retried where that was safe)."""
+        """The exception for a non-success answer (already retried where that was safe):
+        401/403, 429 and 5xx (outcome unknown for a POST) by the shared rules, the rest with
+        Adyen's error code."""
         summary = tx.error_summary(self._json(response, strict=False), response.status_code)
-        if response.status_code == 504:
-            return GatewayTimeout(summary)  # Adyen's own gateway timed out: outcome unknown
-        return GatewayError(summary)
+        shared = status_error(response.status_code, mutating=True, detail=summary)
+        return shared if shared is not None else GatewayError(summary)
 
 
 def _secret(value: Any, name: str) -> Secret[str]:
@@ -213,18 +222,20 @@ def _base_url(options: Mapping[str, Any]) -> str:
 def build(options: Mapping[str, Any]) -> AdyenConnector:
     """Build the connector from its options (see the module docstring)."""
     policy = RetryPolicy(
-        attempts=int(options.get("max_attempts", 3)),
+        retries=max(0, int(options.get("max_attempts", 3)) - 1),
         base_delay_s=float(options.get("backoff_base_s", 0.25)),
         max_delay_s=float(options.get("backoff_max_s", 4.0)),
     )
-    client = httpx.Client(
-        base_url=_base_url(options),
-        timeout=float(options.get("timeout_s", 30.0)),
+    client = ProcessorClient(
+        _base_url(options),
         headers={"Content-Type": "application/json", "Accept": "application/json"},
+        timeout=float(options.get("timeout_s", 30.0)),
+        policy=policy,
+        retry_statuses=RETRY_STATUSES,
     )
     hmac_key = options.get("hmac_key")
     return AdyenConnector(
-        Transport("adyen", client, policy),
+        client,
         _secret(options.get("api_key"), "api_key"),
         merchant_account=options.get("merchant_account") or None,
         hmac_key=_secret(hmac_key, "hmac_key") if hmac_key else None,

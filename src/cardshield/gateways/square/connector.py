@@ -29,7 +29,9 @@ recover           ``POST /v2/payments/cancel`` (cancel by idempotency key)
 
 Idempotency: Square takes the key in the body (``idempotency_key``, at most 45 characters;
 longer keys of ours become a stable digest), and answers a repeat with the first result,
-so create, update and refund are retried. Complete and cancel take no key; they are state
+so create, update and refund are retried (through
+:class:`~cardshield.gateways.http.ProcessorClient`: backoff with jitter on timeouts,
+dropped connections, 429 and 5xx). Complete and cancel take no key; they are state
 transitions of one payment, and a repeat after a lost answer is refused as already done
 (``DELAYED_TRANSACTION_CAPTURED`` / ``_CANCELED``), which the connector reads back with a
 GET - so they are retried too. Square has no lookup by idempotency key: after a timeout
@@ -45,6 +47,7 @@ Options for :func:`build`: ``access_token`` (required), ``location_id`` (default
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,13 +61,12 @@ from cardshield.gateways.base import (
     GatewayError,
     GatewayResult,
     GatewayStatus,
-    GatewayTimeout,
     InboundEvent,
 )
+from cardshield.gateways.http import ProcessorClient, RetryPolicy, status_error
 from cardshield.gateways.square import transformers as tx
 from cardshield.gateways.square import webhooks
 from cardshield.gateways.square.transformers import SourceAuthorizeRequest
-from cardshield.gateways.square.transport import RetryPolicy, Transport
 from cardshield.redaction import contains_card_data
 
 BASE_URLS = {
@@ -72,6 +74,8 @@ BASE_URLS = {
     "production": "https://connect.squareup.com",
 }
 DEFAULT_SQUARE_VERSION = "2025-01-23"
+# Worth another try for an idempotent request: rate limited, or Square failed.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class UnsupportedByConnector(InvalidRequestError):
@@ -92,7 +96,7 @@ class SquareConnector:
 
     def __init__(
         self,
-        transport: Transport,
+        client: ProcessorClient,
         access_token: Secret[str],
         *,
         square_version: str = DEFAULT_SQUARE_VERSION,
@@ -100,7 +104,7 @@ class SquareConnector:
         signature_key: Secret[str] | None = None,
         notification_url: str | None = None,
     ) -> None:
-        self._transport = transport
+        self._client = client
         self._token = access_token
         self._version = square_version
         self._location_id = location_id
@@ -190,7 +194,7 @@ class SquareConnector:
         raise self._error(response, self._json(response, strict=False))
 
     def close(self) -> None:
-        self._transport.close()
+        self._client.close()
 
     # -- internals ----------------------------------------------------------------------
 
@@ -207,8 +211,12 @@ class SquareConnector:
             "Authorization": f"Bearer {self._token.reveal()}",
             "Square-Version": self._version,
         }
-        return self._transport.request(
-            method, path, json=body, headers=headers, idempotent=idempotent
+        return self._client.request(
+            method,
+            path,
+            content=None if body is None else json.dumps(body),
+            headers=headers,
+            idempotent=idempotent,
         )
 
     def _get_payment(self, payment_id: str) -> Mapping[str, Any]:
@@ -249,10 +257,12 @@ class SquareConnector:
 
     @staticmethod
     def _error(response: httpx.Response, data: Mapping[str, Any]) -> GatewayError:
+        """401/403, 429 and 5xx (outcome unknown for a mutating call) by the shared rules,
+        the rest with Square's error codes."""
         summary = tx.error_summary(data, response.status_code)
-        if response.status_code == 504 or "GATEWAY_TIMEOUT" in tx.error_codes(data):
-            return GatewayTimeout(summary)  # Square's gateway timed out: outcome unknown
-        return GatewayError(summary)
+        mutating = response.request.method != "GET"
+        shared = status_error(response.status_code, mutating=mutating, detail=summary)
+        return shared if shared is not None else GatewayError(summary)
 
 
 def _secret(value: Any, name: str) -> Secret[str]:
@@ -273,18 +283,20 @@ def build(options: Mapping[str, Any]) -> SquareConnector:
             raise ConfigError("Square environment must be 'sandbox' or 'production'.")
         base_url = BASE_URLS[environment]
     policy = RetryPolicy(
-        attempts=int(options.get("max_attempts", 3)),
+        retries=max(0, int(options.get("max_attempts", 3)) - 1),
         base_delay_s=float(options.get("backoff_base_s", 0.25)),
         max_delay_s=float(options.get("backoff_max_s", 4.0)),
     )
-    client = httpx.Client(
-        base_url=base_url,
-        timeout=float(options.get("timeout_s", 30.0)),
+    client = ProcessorClient(
+        base_url,
         headers={"Content-Type": "application/json", "Accept": "application/json"},
+        timeout=float(options.get("timeout_s", 30.0)),
+        policy=policy,
+        retry_statuses=RETRY_STATUSES,
     )
     signature_key = options.get("signature_key")
     return SquareConnector(
-        Transport("square", client, policy),
+        client,
         _secret(options.get("access_token"), "access_token"),
         square_version=str(options.get("square_version") or DEFAULT_SQUARE_VERSION),
         location_id=options.get("location_id") or None,

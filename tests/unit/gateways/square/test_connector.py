@@ -21,6 +21,11 @@ from cardshield.gateways.base import (
     Money,
 )
 from cardshield.gateways.declines import DeclineCode
+from cardshield.gateways.http import (
+    ProcessorAuthError,
+    ProcessorOutcomeUnknown,
+    ProcessorRateLimited,
+)
 from cardshield.gateways.square import SquareConnector, UnsupportedByConnector, build
 from cardshield.vault.service import CardData
 from tests.unit.gateways.square.conftest import (
@@ -260,7 +265,7 @@ def test_unauthorized_raises_without_retrying(
     square: SquareConnector, respx_mock: respx.MockRouter
 ) -> None:
     route = respx_mock.post(f"{BASE}/v2/payments").respond(401, json=P["error_401"])
-    with pytest.raises(GatewayError, match="AUTHENTICATION_ERROR UNAUTHORIZED"):
+    with pytest.raises(ProcessorAuthError, match="AUTHENTICATION_ERROR UNAUTHORIZED"):
         square.authorize_source(source_request())
     assert route.call_count == 1
 
@@ -301,9 +306,22 @@ def test_rate_limit_exhausts_the_retries(
     square: SquareConnector, respx_mock: respx.MockRouter
 ) -> None:
     route = respx_mock.post(f"{BASE}/v2/payments").respond(429, json=P["error_429"])
-    with pytest.raises(GatewayError, match="RATE_LIMITED"):
+    with pytest.raises(ProcessorRateLimited):
         square.authorize_source(source_request())
     assert route.call_count == 3
+
+
+def test_server_errors_on_a_payment_leave_the_outcome_unknown(
+    square: SquareConnector, respx_mock: respx.MockRouter
+) -> None:
+    route = respx_mock.post(f"{BASE}/v2/payments").respond(500, json=P["error_500"])
+    with pytest.raises(ProcessorOutcomeUnknown, match="HTTP 500"):
+        square.authorize_source(source_request())
+    assert route.call_count == 3
+    respx_mock.get(f"{BASE}/v2/payments/{PAYMENT_ID}").respond(500, json=P["error_500"])
+    with pytest.raises(GatewayError) as info:  # a failed read is just an error
+        square.sync("k", PAYMENT_ID)
+    assert type(info.value) is GatewayError
 
 
 def test_timeouts_raise_gateway_timeout(
