@@ -13,7 +13,7 @@ from cardshield.runtime import Runtime
 from cardshield.web import errors
 from cardshield.web.background import Job, Scheduler
 from cardshield.web.middleware import CardshieldMiddleware
-from cardshield.web.routers import health, tokens
+from cardshield.web.routers import elements, health, tokens
 
 DESCRIPTION = """\
 The cardshield API. Server calls use a secret key (`Authorization: Bearer sk_...`); the
@@ -53,6 +53,6 @@ def create_app(
     app.state.clock = clock
     errors.install(app)
     app.add_middleware(CardshieldMiddleware)
-    for module in (health, tokens):
+    for module in (health, tokens, elements):
         app.include_router(module.router)
     return app

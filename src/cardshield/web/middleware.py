@@ -25,9 +25,31 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "cross-origin-resource-policy": "same-site",
 }
 
+# A response may name default headers it must NOT get, comma-separated, in this header; the
+# middleware honours it and strips it before sending. The hosted-fields frame uses it to drop
+# X-Frame-Options: its CSP frame-ancestors allows the merchant origins, and a browser that
+# knows only X-Frame-Options would otherwise refuse the frame everywhere. Only names listed in
+# SECURITY_HEADERS can be omitted, and the header itself never reaches a client.
+OMIT_DEFAULTS_HEADER = "cardshield-omit-defaults"
+
 
 class _TooLarge(Exception):
     pass
+
+
+def _take_omissions(
+    raw: list[tuple[bytes, bytes]],
+) -> tuple[list[tuple[bytes, bytes]], set[bytes]]:
+    """Split off the OMIT_DEFAULTS_HEADER: the remaining headers and the names it lists."""
+    marker = OMIT_DEFAULTS_HEADER.encode()
+    omit: set[bytes] = set()
+    kept = []
+    for name, value in raw:
+        if name.lower() == marker:
+            omit |= {v.strip().lower() for v in value.split(b",")}
+        else:
+            kept.append((name, value))
+    return kept, omit & {n.encode() for n in SECURITY_HEADERS}
 
 
 class CardshieldMiddleware:
@@ -62,8 +84,8 @@ class CardshieldMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                raw = list(message.get("headers", []))
-                present = {k.lower() for k, _ in raw}
+                raw, omit = _take_omissions(list(message.get("headers", [])))
+                present = {k.lower() for k, _ in raw} | omit
                 for name, value in SECURITY_HEADERS.items():
                     if name.encode() not in present:
                         raw.append((name.encode(), value.encode()))
