@@ -202,7 +202,7 @@ def test_sync_searches_by_order_id(bt: BraintreeConnector, api: respx.MockRouter
         return_value=ids("8x2kq4vd")
     )
     fetch = api.post(f"{PREFIX}/transactions/advanced_search").mock(
-        return_value=collection("transaction_authorized.xml")
+        return_value=reply("search_transactions.xml")
     )
 
     result = bt.sync("pay_01HZX8K2:authorize", None)
