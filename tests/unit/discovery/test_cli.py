@@ -198,18 +198,22 @@ def test_no_full_pan_in_any_output_format(tmp_path: Path) -> None:
     b.sqlite_file(root / "app.db", {"t": (["pan"], [(CANARY_PAN,)])})
     (root / "mail.eml").write_bytes(b.eml_bytes(f"card {CANARY_PAN}"))
     (root / f"broken-{CANARY_PAN}.zip").write_bytes(b"PK\x03\x04" + CANARY_PAN.encode())
-    env = {**os.environ, "COLUMNS": "200"}
     for fmt in ("table", "json", "sarif", "csv"):
         report_file = tmp_path / f"report.{fmt}"
         for extra in ([], ["-o", str(report_file)]):
-            proc = subprocess.run(
-                [CLI, "scan", str(root), "--format", fmt,
-                 "--progress", "-j", "2", *extra],
-                capture_output=True, env=env, timeout=120, check=False,
-            )  # fmt: skip
-            assert proc.returncode == 1, proc.stderr
-            assert_no_card_data(proc.stdout)
-            assert_no_card_data(proc.stderr)
+            result = runner.invoke(app, ["scan", str(root), "--format", fmt, "-j", "1", *extra])
+            assert result.exit_code == 1, result.output
+            assert_no_card_data(result.output)  # stdout and stderr
         report = report_file.read_text()
         assert_no_card_data(report)
         assert "424242******4242" in report
+    # The real command in its own process: worker pool and progress bar on stderr.
+    proc = subprocess.run(
+        [CLI, "scan", str(root), "--format", "json", "--progress", "-j", "2"],
+        capture_output=True, env={**os.environ, "COLUMNS": "200"}, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert b"findings" in proc.stderr  # the progress bar was drawn
+    assert_no_card_data(proc.stdout)
+    assert_no_card_data(proc.stderr)
+    assert len(json.loads(proc.stdout)["findings"]) == 6
