@@ -15,7 +15,10 @@ import typer
 
 from cardshield import __version__
 from cardshield.commands import apikeys, audit, cards, db, keys, merchants, redact, serve, vault
+from cardshield.commands import dtmf as dtmf_command
+from cardshield.commands import payments as payments_command
 from cardshield.commands import scan as scan_command
+from cardshield.commands import users as users_command
 from cardshield.commands import webhooks as webhooks_command
 from cardshield.errors import CardshieldError
 from cardshield.redaction.logging import configure_logging
@@ -39,7 +42,10 @@ app.add_typer(serve.app, name="serve")
 app.add_typer(apikeys.app, name="apikeys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(scan_command.app, name="scan")
+app.add_typer(dtmf_command.app, name="dtmf")
+app.add_typer(users_command.app, name="users")
 app.add_typer(webhooks_command.app, name="webhooks")
+app.add_typer(payments_command.app, name="payments")
 
 
 def _version(value: bool) -> None:

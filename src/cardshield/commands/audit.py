@@ -1,16 +1,19 @@
-"""``cardshield audit``: seal the audit log into its hash chain, and verify it.
+"""``cardshield audit``: seal the audit log into its hash chain, verify it, export it.
 
 ``verify`` exits 0 when the log is intact, 1 when it found tampering (one line naming the
 entry and the kind), 2 when it could not check (configuration, database or KMS error).
-``seal`` exits 1 when the sealer stopped before a damaged entry.
+``seal`` exits 1 when the sealer stopped before a damaged entry. ``export`` writes JSON lines
+(one entry per line, oldest first) for a SIEM.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -23,11 +26,13 @@ from cardshield.commands._shared import settings, utcnow
 from cardshield.crypto.kms import KMSProvider, open_kms
 from cardshield.errors import CardshieldError
 from cardshield.security.audit import DEFAULT_CHECKPOINT_EVERY
+from cardshield.security.audit_query import AuditFilter
+from cardshield.security.audit_query import export as export_entries
 from cardshield.security.audit_seal import seal as seal_log
 from cardshield.security.audit_verify import verify as verify_log
 from cardshield.storage import check_current, make_engine
 
-app = typer.Typer(help="The tamper-evident audit log: seal, verify.", no_args_is_help=True)
+app = typer.Typer(help="The tamper-evident audit log: seal, verify, export.", no_args_is_help=True)
 
 _EVERY = typer.Option(
     DEFAULT_CHECKPOINT_EVERY,
@@ -167,3 +172,56 @@ def seal(
         )
     if report.stalled_at is not None:
         raise typer.Exit(1)
+
+
+def parse_since(value: str, *, now: datetime) -> datetime:
+    """``2026-11-01``, ``2026-11-01T12:00:00Z`` (UTC if no zone), or ``30m``/``24h``/``7d``."""
+    text = value.strip()
+    unit = {"m": "minutes", "h": "hours", "d": "days"}.get(text[-1:].lower())
+    if unit and text[:-1].isdigit():
+        return now - timedelta(**{unit: int(text[:-1])})
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"not a time: {value[:40]!r} (use 2026-11-01, an ISO time, or 24h)"
+        ) from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    since: str = typer.Option(
+        ..., "--since", help="Start: a date, an ISO time (UTC if no zone) or 30m / 24h / 7d ago."
+    ),
+    until: str | None = typer.Option(None, "--until", help="End (exclusive), same forms."),
+    action: str | None = typer.Option(
+        None, "--action", help="Only this action, or a prefix ending in '.' (card.)."
+    ),
+    merchant: str | None = typer.Option(None, "--merchant", help="Only this merchant."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File (default: stdout)."),
+) -> None:
+    """Entries as JSON lines for a SIEM, oldest first (masked data only)."""
+    now = utcnow()
+    try:
+        filters = AuditFilter(
+            action=action,
+            merchant_id=merchant,
+            since=parse_since(since, now=now),
+            until=None if until is None else parse_since(until, now=now),
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    count = 0
+    with _open(ctx) as (engine, _kms):
+        out = output.open("w", encoding="utf-8") if output else sys.stdout
+        try:
+            for entry in export_entries(engine, filters):
+                out.write(json.dumps(entry, separators=(",", ":"), sort_keys=True) + "\n")
+                count += 1
+        finally:
+            if output:
+                out.close()
+    if output:
+        typer.echo(f"exported {count} entries to {output}", err=True)

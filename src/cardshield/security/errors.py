@@ -6,10 +6,20 @@
     ├── AuditError              api_error              500  the audit log cannot be sealed/read
     ├── InvalidApiKey           authentication_error   401  unknown, malformed or revoked key
     ├── InsufficientScope       permission_error       403  the key lacks the scope needed
-    └── InvalidRequestError
-        └── ApiKeyNotFound      invalid_request_error  404  no such key for this merchant
+    ├── InvalidRequestError
+    │   ├── ApiKeyNotFound      invalid_request_error  404  no such key for this merchant
+    │   ├── WeakPassword        invalid_request_error  400  too short / common / contains name
+    │   ├── OperatorNotFound    invalid_request_error  404  no such operator
+    │   └── OperatorExists      invalid_request_error  409  username already taken
+    ├── SignInFailed            authentication_error   401  wrong password/code, or locked
+    ├── SessionRequired         authentication_error   401  no valid console session
+    ├── PermissionDenied        permission_error       403  the operator's role lacks it
+    ├── ReauthRequired          permission_error       403  sensitive: confirm identity again
+    ├── CsrfInvalid             permission_error       403  missing or wrong CSRF token
+    └── RateLimited             rate_limit_error       429  too many requests, retry later
 
-Messages are fixed: an API key error never repeats the key that was presented.
+Messages are fixed: an API key error never repeats the key that was presented, and a sign-in
+error never says whether the username, the password or the code was wrong.
 """
 
 from __future__ import annotations
@@ -52,3 +62,78 @@ class ApiKeyNotFound(InvalidRequestError):
     code = "resource_missing"
     http_status = 404
     default_message = "No such API key."
+
+
+class WeakPassword(InvalidRequestError):
+    """The new password breaks the policy (length, common-password list, own name)."""
+
+    code = "weak_password"
+    default_message = "The password does not meet the password policy."
+
+
+class OperatorNotFound(InvalidRequestError):
+    code = "resource_missing"
+    http_status = 404
+    default_message = "No such operator."
+
+
+class OperatorExists(InvalidRequestError):
+    code = "username_taken"
+    http_status = 409
+    default_message = "An operator with this username already exists."
+
+
+class SignInFailed(CardshieldError):
+    """Any failed sign-in step; one message whatever the reason, so nothing is enumerable."""
+
+    type = "authentication_error"
+    code = "sign_in_failed"
+    http_status = 401
+    default_message = (
+        "Sign-in failed. Check your username, password and code; after 10 failed attempts "
+        "an account is locked for 30 minutes."
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class SessionRequired(CardshieldError):
+    type = "authentication_error"
+    code = "session_required"
+    http_status = 401
+    default_message = "Sign in to continue."
+
+
+class PermissionDenied(CardshieldError):
+    type = "permission_error"
+    code = "permission_denied"
+    http_status = 403
+    default_message = "Your role does not allow this."
+
+
+class ReauthRequired(CardshieldError):
+    type = "permission_error"
+    code = "reauthentication_required"
+    http_status = 403
+    default_message = "Confirm your password and code to continue."
+
+
+class CsrfInvalid(CardshieldError):
+    type = "permission_error"
+    code = "csrf_invalid"
+    http_status = 403
+    default_message = "The form has expired or did not come from this console. Reload it."
+
+
+class RateLimited(CardshieldError):
+    """Too many requests of one kind from one client; ``retry_after`` is in seconds."""
+
+    type = "rate_limit_error"
+    code = "rate_limited"
+    http_status = 429
+    default_message = "Too many requests. Try again later."
+
+    def __init__(self, retry_after: int = 60) -> None:
+        super().__init__()
+        self.retry_after = retry_after

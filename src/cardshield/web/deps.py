@@ -1,8 +1,9 @@
 """Request dependencies: the runtime, the clock and API-key authentication.
 
 Every route declares what it needs: ``SecretKey("payments:write")`` for server calls,
-``PublishableKey`` for the hosted fields. Using the wrong kind of key is its own error, so
-a merchant who pastes a secret key into a browser is told at once.
+``PublishableKey`` for the hosted fields, ``Public`` for open routes (the declarations are
+read back by :func:`cardshield.security.permissions.route_access`). Using the wrong kind of
+key is its own error, so a merchant who pastes a secret key into a browser is told at once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from cardshield.errors import InvalidRequestError
 from cardshield.runtime import Runtime
 from cardshield.security.apikeys import ApiKeyInfo, authenticate, require_scope
 from cardshield.security.errors import InvalidApiKey
+from cardshield.security.permissions import PUBLIC, Access, declare
 
 
 class SecretKeyRequired(InvalidRequestError):
@@ -76,7 +78,7 @@ def SecretKey(scope: str) -> Any:
         return info
 
     dependency.__name__ = f"secret_key_{scope.replace(':', '_')}"
-    return Depends(dependency)
+    return Depends(declare(dependency, Access("secret_key", scope)))
 
 
 def _publishable(request: Request) -> ApiKeyInfo:
@@ -85,6 +87,17 @@ def _publishable(request: Request) -> ApiKeyInfo:
         raise PublishableKeyRequired
     require_scope(info, "tokens:create")
     return info
+
+
+declare(_publishable, Access("publishable_key"))
+
+
+def _public() -> None:
+    """Declares a route open to anyone (see cardshield.security.permissions)."""
+
+
+# ``dependencies=[Public]`` on a route or router that anyone may call.
+Public = Depends(declare(_public, PUBLIC))
 
 
 PublishableKey = Annotated[ApiKeyInfo, Depends(_publishable)]

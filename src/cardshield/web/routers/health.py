@@ -6,9 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from cardshield.web.deps import RuntimeDep
+from cardshield.web.deps import Public, RuntimeDep
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Public])
 
 
 @router.get("/healthz", summary="Liveness: the process answers")

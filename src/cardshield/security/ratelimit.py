@@ -1,0 +1,82 @@
+"""Rate limits (the ``limits`` package, moving windows) for sign-in, MFA and tokenization.
+
+One node keeps the counters in memory; several nodes share them in Redis
+(``CARDSHIELD_REDIS_URL``), so a client cannot multiply its allowance by the node count.
+Rate limits slow guessing down; the account lockout in :mod:`cardshield.security.signin`
+(in the database) is what stops it, so a Redis outage lets requests through with an error
+logged rather than locking every operator and shopper out.
+
+The rules, one place::
+
+    login_ip          20 per minute   sign-in form posts from one address
+    login_user        10 per minute   sign-in attempts for one username
+    mfa               10 per minute   second-factor codes for one pending session
+    tokenize_key_ip   30 per minute   POST /v1/tokens per publishable key and address
+    tokenize_key    3000 per minute   POST /v1/tokens per publishable key
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+
+from limits import RateLimitItem, parse
+from limits.errors import ConfigurationError
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from cardshield.errors import ConfigError
+from cardshield.security import events
+from cardshield.security.errors import RateLimited
+
+log = logging.getLogger("cardshield.ratelimit")
+
+RULES: Mapping[str, str] = {
+    "login_ip": "20/minute",
+    "login_user": "10/minute",
+    "mfa": "10/minute",
+    "tokenize_key_ip": "30/minute",
+    "tokenize_key": "3000/minute",
+}
+
+
+class RateLimiter:
+    """Checks and counts hits against :data:`RULES` (or ``rules``)."""
+
+    def __init__(self, storage_url: str = "memory://", rules: Mapping[str, str] = RULES):
+        url = storage_url if "://" in storage_url else "memory://"
+        try:
+            self._storage = storage_from_string(url)
+        except ConfigurationError as exc:
+            raise ConfigError(f"rate limit storage {url.split('://')[0]!r}: {exc}") from exc
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._rules: dict[str, RateLimitItem] = {name: parse(rule) for name, rule in rules.items()}
+
+    @classmethod
+    def for_redis(cls, redis_url: str | None) -> RateLimiter:
+        """Memory storage for one node, or the given Redis for several."""
+        return cls(redis_url or "memory://")
+
+    @property
+    def shared(self) -> bool:
+        return not isinstance(self._storage, MemoryStorage)
+
+    def hit(self, rule: str, *key: str) -> None:
+        """Count one request for ``key`` under ``rule``; RateLimited when over the limit."""
+        item = self._rules[rule]
+        try:
+            allowed = self._limiter.hit(item, rule, *key)
+            if allowed:
+                return
+            reset_at = self._limiter.get_window_stats(item, rule, *key).reset_time
+        except Exception as exc:  # storage unreachable: let the request through, loudly
+            log.error("rate limit storage failed (%s); not limiting", type(exc).__name__)
+            return
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        events.emit(events.RATE_LIMITED, rule=rule, retry_after=retry_after)
+        raise RateLimited(retry_after)
+
+    def reset(self) -> None:
+        self._storage.reset()
