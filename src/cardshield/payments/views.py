@@ -10,7 +10,7 @@
      "decline_code": null, "failure_message": null,
      "next_action": null | {"type": "redirect_to_url",
                             "redirect_to_url": {"url": "...", "return_url": "..."}},
-     "description": null, "metadata": {}, "created": 1795000000}
+     "return_url": null, "description": null, "metadata": {}, "created": 1795000000}
 
 Currencies are lower-case in JSON (as Stripe shows them) and upper-case ISO 4217 inside.
 Amounts are integers in the currency's minor unit. ``capture_method`` is ``automatic`` or
@@ -57,6 +57,7 @@ class PaymentView:
     decline_code: str | None
     failure_message: str | None
     next_action: Mapping[str, Any] | None
+    return_url: str | None
     description: str | None
     metadata: Mapping[str, str]
     created: datetime
@@ -69,7 +70,7 @@ class PaymentView:
         return self.amount_authorized - self.amount_captured if self.status == "authorized" else 0
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> PaymentView:
+    def from_row(cls, row: Mapping[Any, Any]) -> PaymentView:
         card = None
         if row["card_last4"] is not None:
             card = CardView(
@@ -78,6 +79,10 @@ class PaymentView:
                 exp_month=row["card_exp_month"],
                 exp_year=row["card_exp_year"],
             )
+        # ``payments.next_action`` holds {"return_url": ..., "action": ...}: the return URL
+        # is known from the start, the action only while a challenge is open.
+        stored = row["next_action"] or {}
+        action = stored.get("action") if row["status"] == "requires_action" else None
         return cls(
             id=row["id"],
             amount=row["amount"],
@@ -93,7 +98,8 @@ class PaymentView:
             connector_reference=row["connector_reference"],
             decline_code=row["decline_code"],
             failure_message=row["failure_message"],
-            next_action=row["next_action"],
+            next_action=action,
+            return_url=stored.get("return_url"),
             description=row["description"],
             metadata=dict(row["metadata"] or {}),
             created=row["created_at"],
@@ -125,6 +131,7 @@ class PaymentView:
             "decline_code": self.decline_code,
             "failure_message": self.failure_message,
             "next_action": None if self.next_action is None else dict(self.next_action),
+            "return_url": self.return_url,
             "description": self.description,
             "metadata": dict(self.metadata),
             "created": int(self.created.timestamp()),
@@ -150,6 +157,7 @@ class PaymentView:
             decline_code=data.get("decline_code"),
             failure_message=data.get("failure_message"),
             next_action=data.get("next_action"),
+            return_url=data.get("return_url"),
             description=data.get("description"),
             metadata=dict(data.get("metadata") or {}),
             created=datetime.fromtimestamp(data["created"], UTC),
@@ -170,7 +178,7 @@ class RefundView:
     replayed: bool = field(default=False, compare=False)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], failure_code: str | None = None) -> RefundView:
+    def from_row(cls, row: Mapping[Any, Any], failure_code: str | None = None) -> RefundView:
         return cls(
             id=row["id"],
             payment=row["payment_id"],

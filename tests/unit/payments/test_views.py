@@ -31,7 +31,7 @@ ROW = {
     "connector_reference": "sbx_ch_1",
     "decline_code": None,
     "failure_message": None,
-    "next_action": None,
+    "next_action": {"return_url": "https://shop.example/back", "action": None},
     "description": "order 7",
     "metadata": {"order": "7"},
     "created_at": CREATED,
@@ -59,6 +59,7 @@ def test_payment_json_shape_and_round_trip() -> None:
         "decline_code": None,
         "failure_message": None,
         "next_action": None,
+        "return_url": "https://shop.example/back",
         "description": "order 7",
         "metadata": {"order": "7"},
         "created": int(CREATED.timestamp()),
@@ -66,6 +67,15 @@ def test_payment_json_shape_and_round_trip() -> None:
     back = PaymentView.from_dict(json.loads(json.dumps(data)), replayed=True)
     assert back.replayed and back.to_dict() == data
     assert_no_card_data(json.dumps(data))
+
+
+def test_next_action_shows_only_while_a_challenge_is_open() -> None:
+    action = {"type": "redirect_to_url", "redirect_to_url": {"url": "u", "return_url": "r"}}
+    stored = {"return_url": "r", "action": action}
+    waiting = PaymentView.from_row(ROW | {"status": "requires_action", "next_action": stored})
+    assert waiting.to_dict()["next_action"] == action
+    done = PaymentView.from_row(ROW | {"status": "captured", "next_action": stored})
+    assert done.to_dict()["next_action"] is None and done.return_url == "r"
 
 
 def test_capturable_only_while_authorized() -> None:

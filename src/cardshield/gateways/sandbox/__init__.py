@@ -41,4 +41,10 @@ from __future__ import annotations
 from cardshield.gateways.sandbox.connector import ChallengeNotFound, SandboxConnector, build
 from cardshield.gateways.sandbox.transformers import LedgerEntry
 
-__all__ = ["ChallengeNotFound", "LedgerEntry", "SandboxConnector", "build"]
+
+def account_for(merchant_id: str) -> str:
+    """The sandbox account of a cardshield merchant (``merchant_account`` in requests)."""
+    return f"sbx_acct_{merchant_id}"
+
+
+__all__ = ["ChallengeNotFound", "LedgerEntry", "SandboxConnector", "account_for", "build"]
