@@ -27,7 +27,7 @@ import pytest
 from cardshield.config import Settings
 from cardshield.crypto.kms import init_kms
 from cardshield.runtime import open_runtime
-from cardshield.security.apikeys import create_key
+from cardshield.security.apikeys import create_key, revoke
 from cardshield.storage import make_engine, upgrade
 from tests.integration.browser.shop_pages import ShopPages, serve_shop
 
@@ -49,6 +49,18 @@ class Stack:
     secret: str
     log: Path
     database: Path
+    merchant: str
+    spare_key: tuple[str, str]  # (id, key): a second publishable key a test may revoke
+
+    def revoke_spare_key(self) -> None:
+        engine = make_engine(f"sqlite:///{self.database}")
+        try:
+            with engine.begin() as conn:
+                revoke(
+                    conn, now=datetime.now(UTC), merchant_id=self.merchant, key_id=self.spare_key[0]
+                )
+        finally:
+            engine.dispose()
 
     def server_log(self) -> str:
         return self.log.read_text(errors="replace")
@@ -82,8 +94,16 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"cardshield serve did not become ready:\n{log.read_text()[-2000:]}")
 
 
-def _provision(data_dir: Path, shop_origin: str) -> tuple[str, str]:
-    """Keys, schema and a merchant with a publishable key for the shop's origin."""
+@dataclass(frozen=True)
+class Provisioned:
+    merchant: str
+    publishable: str
+    secret: str
+    spare_key: tuple[str, str]
+
+
+def _provision(data_dir: Path, shop_origin: str) -> Provisioned:
+    """Keys, schema and a merchant with publishable keys for the shop's origin."""
     settings = Settings(data_dir=data_dir)
     init_kms(settings.effective_kms_url).close()
     engine = make_engine(settings.effective_database_url)
@@ -94,20 +114,25 @@ def _provision(data_dir: Path, shop_origin: str) -> tuple[str, str]:
         now = datetime.now(UTC)
         merchant = runtime.vault.create_merchant("browser test shop", now=now)
         with runtime.engine.begin() as conn:
-            pk = create_key(
-                conn,
-                now=now,
-                merchant_id=merchant,
-                kind="publishable",
-                scopes=["tokens:create"],
-                allowed_origins=[shop_origin],
+            pk, spare = (
+                create_key(
+                    conn,
+                    now=now,
+                    merchant_id=merchant,
+                    kind="publishable",
+                    scopes=["tokens:create"],
+                    allowed_origins=[shop_origin],
+                )
+                for _ in range(2)
             )
             sk = create_key(
                 conn, now=now, merchant_id=merchant, kind="secret", scopes=["tokens:read"]
             )
     finally:
         runtime.close()
-    return pk.key.reveal(), sk.key.reveal()
+    return Provisioned(
+        merchant, pk.key.reveal(), sk.key.reveal(), (spare.info.id, spare.key.reveal())
+    )
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +141,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log = data_dir / "server.log"
     with serve_shop() as (shop_server, shop_port):
         shop = f"http://localhost:{shop_port}"
-        publishable, secret = _provision(data_dir, shop)
+        keys = _provision(data_dir, shop)
         port = _free_port()
         cardshield = f"http://127.0.0.1:{port}"
         env = {
@@ -140,15 +165,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             _wait_ready(cardshield, proc, log)
             with urllib.request.urlopen(cardshield + "/elements/v1/sri.json") as resp:
                 integrity = json.loads(resp.read())["cardshield.js"]
-            shop_server.pages = ShopPages(cardshield, publishable, integrity, shop)  # type: ignore[attr-defined]
+            pages = ShopPages(cardshield, keys.publishable, integrity, shop)
+            shop_server.pages = pages  # type: ignore[attr-defined]
             yield Stack(
                 cardshield=cardshield,
                 shop=shop,
                 other=f"http://127.0.0.1:{shop_port}",
-                publishable=publishable,
-                secret=secret,
+                publishable=keys.publishable,
+                secret=keys.secret,
                 log=log,
                 database=data_dir / "vault.db",
+                merchant=keys.merchant,
+                spare_key=keys.spare_key,
             )
         finally:
             proc.terminate()

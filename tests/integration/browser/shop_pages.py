@@ -1,19 +1,22 @@
 """The merchant side of the browser tests: pages served from another origin than cardshield.
 
-``/checkout`` is a shop's checkout page as a merchant writes it: cardshield.js pinned with its
-SRI hash, the fields mounted, a pay button. It also records, for the tests, every message the
-page receives and every event the SDK emits. ``/sibling`` runs on a third origin inside the
-checkout page and forges messages in both directions. ``/framing`` is a page on an origin the
-publishable key does not allow, trying to embed the fields.
+``/checkout`` (query: ``postal=1``, ``key=pk_...``) is a shop's checkout page as a merchant
+writes it: cardshield.js pinned with its SRI hash, the fields mounted, a pay button. It also
+records, for the tests, every message the page receives and every event the SDK emits.
+``/sibling`` runs on a third origin inside the checkout page and forges messages in both
+directions. ``/framing`` is a page on an origin the publishable key does not allow, trying to
+embed the fields.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from string import Template
+from urllib.parse import parse_qs, urlsplit
 
 CHECKOUT = Template(
     """<!doctype html>
@@ -107,10 +110,15 @@ class ShopPages:
         self.integrity = integrity
         self.allowed_origin = allowed_origin
 
-    def page(self, path: str) -> str | None:
-        common = {"cardshield": self.cardshield, "key": self.key}
-        if path in ("/checkout", "/checkout?postal=1"):
-            postal = "true" if path.endswith("postal=1") else "false"
+    def page(self, target: str) -> str | None:
+        url = urlsplit(target)
+        path, query = url.path, parse_qs(url.query)
+        key = query.get("key", [self.key])[0]
+        if not re.fullmatch(r"pk_live_[0-9A-Za-z]+", key):
+            return None
+        common = {"cardshield": self.cardshield, "key": key}
+        if path == "/checkout":
+            postal = "true" if query.get("postal") == ["1"] else "false"
             return CHECKOUT.substitute(common, integrity=self.integrity, postal=postal)
         if path == "/sibling":
             return SIBLING

@@ -186,6 +186,38 @@ def test_an_invalid_number_is_shown_in_the_frame_and_only_its_code_reaches_the_p
     _assert_server_kept_no_card_data(stack)
 
 
+def test_amex_is_grouped_4_6_5_and_takes_a_four_digit_code(page: Any, stack: Stack) -> None:
+    frame = _open_checkout(page, stack)
+    _type_card(frame, "378282246310005", "0731", "73711")  # published Amex test card
+    assert frame.locator("#cs-number").input_value() == "3782 822463 10005"
+    assert frame.locator("#cs-brand").inner_text() == "American Express"
+    assert frame.locator("#cs-expiry").input_value() == "07 / 31"
+    assert frame.locator("#cs-cvc").input_value() == "7371"  # four digits, no more
+    result = _pay(page)
+    assert result["token"]["card"] == {
+        "brand": "amex",
+        "last4": "0005",
+        "exp_month": 7,
+        "exp_year": 2031,
+    }
+    assert_no_card_data(json.dumps(page.evaluate("window.__received")), ("378282246310005",))
+
+
+def test_an_api_refusal_is_shown_in_the_frame_and_its_code_reaches_the_page(
+    page: Any, stack: Stack
+) -> None:
+    frame = _open_checkout(page, stack, f"?key={stack.spare_key[1]}")
+    _type_card(frame, CANARY_PAN)
+    stack.revoke_spare_key()  # between typing and paying: the vault API refuses the key
+    result = _pay(page)
+    assert result == {"error": {"code": "invalid_api_key", "message": "Invalid API key provided."}}
+    shown = frame.locator("#cs-form-error")
+    assert shown.inner_text() == "The card could not be processed. Please try again."
+    assert shown.get_attribute("role") == "alert"
+    _assert_no_card_data_reached_the_page(page)
+    _assert_server_kept_no_card_data(stack)
+
+
 def test_a_page_on_an_origin_not_allowed_cannot_frame_the_fields(page: Any, stack: Stack) -> None:
     statuses: dict[str, int] = {}
     page.on(

@@ -376,8 +376,8 @@
       } else {
         const err = body && body.error ? body.error : {};
         code = typeof err.code === 'string' ? err.code : 'api_error';
-        message = MESSAGES[code] || (typeof err.message === 'string'
-          ? err.message.slice(0, 200) : messageFor(code));
+        message = MESSAGES[code] ||
+          (typeof err.message === 'string' ? err.message.slice(0, 200) : messageFor(code));
       }
     } catch (e) {
       code = 'network_error';
@@ -389,10 +389,11 @@
       post('result', { id: id, token: token });
       return;
     }
+    // The shopper sees our own wording (a generic one for codes that are not about the card);
+    // the merchant's page gets the code and the API's message, for its developers.
     const field = FIELD_OF_CODE[code];
     if (field) serverError[field] = code;
     else formError = code;
-    MESSAGES[code] = MESSAGES[code] || message;
     render();
     post('result', { id: id, error: { code: code, message: message } });
   }
