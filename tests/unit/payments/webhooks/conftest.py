@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,15 +20,26 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 MERCHANT = "mer_shop"
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url)
+def _engine(url: str) -> Iterator[Engine]:
+    eng = make_engine(url)
     upgrade(eng)
     with eng.begin() as conn:
         conn.execute(insert(merchants).values(id=MERCHANT, name="Shop", created_at=NOW))
         conn.execute(insert(merchants).values(id="mer_other", name="Other", created_at=NOW))
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """On SQLite and PostgreSQL: for what depends on the database (claims, leases, order)."""
+    yield from _engine(database_url)
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """SQLite only: for behaviour that does not depend on the database."""
+    yield from _engine(f"sqlite:///{tmp_path / 'vault.db'}")
 
 
 @pytest.fixture

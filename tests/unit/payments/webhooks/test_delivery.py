@@ -145,7 +145,7 @@ class _Ceiling(random.Random):
 
 
 def test_backoff_schedule_and_give_up(
-    engine: Engine, receiver: Receiver, http: httpx.Client
+    sqlite_engine: Engine, receiver: Receiver, http: httpx.Client
 ) -> None:
     policy = RetryPolicy(max_attempts=4)  # base 5 s, cap 1 h
     assert [policy.ceiling(n) for n in (1, 2, 3, 4, 10, 11, 12, 500)] == [
@@ -158,13 +158,13 @@ def test_backoff_schedule_and_give_up(
         3600,
         3600,
     ]
-    add_endpoint(engine, receiver.url)
-    emit(engine, "payment.failed", "pay_1")
+    add_endpoint(sqlite_engine, receiver.url)
+    emit(sqlite_engine, "payment.failed", "pay_1")
     receiver.status = 500
     now, gaps = NOW, []
     for _ in range(6):
         deliver_due(
-            engine,
+            sqlite_engine,
             now=now,
             owner="w",
             http=http,
@@ -172,7 +172,7 @@ def test_backoff_schedule_and_give_up(
             rng=_Ceiling(),
             allow_http_loopback=True,
         )
-        with engine.connect() as conn:
+        with sqlite_engine.connect() as conn:
             row = conn.execute(select(webhook_deliveries)).one()
         if row.status == "failed":
             break
@@ -180,7 +180,7 @@ def test_backoff_schedule_and_give_up(
         # One second early: not due yet, nothing is sent.
         before = len(receiver.all())
         deliver_due(
-            engine,
+            sqlite_engine,
             now=row.next_attempt_at - timedelta(seconds=1),
             owner="w",
             http=http,
@@ -203,23 +203,25 @@ def test_backoff_schedule_and_give_up(
 
 
 def test_transport_failures_redirects_and_timeouts_are_retried(
-    engine: Engine, receiver: Receiver, http: httpx.Client
+    sqlite_engine: Engine, receiver: Receiver, http: httpx.Client
 ) -> None:
     # A closed port: connection refused.
     closed = Receiver()
     closed_url = closed.url
     closed.server.server_close()
-    add_endpoint(engine, closed_url, events=("payment.voided",))
-    add_endpoint(engine, receiver.url, events=("payment.captured",))
-    add_endpoint(engine, receiver.url.replace("/hook", "/slow"), events=("payment.refunded",))
-    emit(engine, "payment.voided", "pay_a")
-    emit(engine, "payment.captured", "pay_b")
+    add_endpoint(sqlite_engine, closed_url, events=("payment.voided",))
+    add_endpoint(sqlite_engine, receiver.url, events=("payment.captured",))
+    add_endpoint(
+        sqlite_engine, receiver.url.replace("/hook", "/slow"), events=("payment.refunded",)
+    )
+    emit(sqlite_engine, "payment.voided", "pay_a")
+    emit(sqlite_engine, "payment.captured", "pay_b")
     receiver.status = 302  # redirects are failures and are not followed
-    deliver_due(engine, now=NOW, owner="w", http=http, retry=FAST, allow_http_loopback=True)
+    deliver_due(sqlite_engine, now=NOW, owner="w", http=http, retry=FAST, allow_http_loopback=True)
     receiver.delay = 1.5
-    emit(engine, "payment.refunded", "pay_c")
+    emit(sqlite_engine, "payment.refunded", "pay_c")
     deliver_due(
-        engine,
+        sqlite_engine,
         now=NOW,
         owner="w",
         http=http,
@@ -228,7 +230,7 @@ def test_transport_failures_redirects_and_timeouts_are_retried(
         lease=timedelta(seconds=5),
         allow_http_loopback=True,
     )
-    with engine.connect() as conn:
+    with sqlite_engine.connect() as conn:
         rows = {
             r.object_id: r
             for r in conn.execute(select(webhook_deliveries).order_by(webhook_deliveries.c.id))
@@ -241,21 +243,23 @@ def test_transport_failures_redirects_and_timeouts_are_retried(
 
 
 def test_failed_delivery_no_longer_blocks_later_ones(
-    engine: Engine, receiver: Receiver, http: httpx.Client
+    sqlite_engine: Engine, receiver: Receiver, http: httpx.Client
 ) -> None:
-    add_endpoint(engine, receiver.url)
-    first = emit(engine, "payment.authorized", "pay_1")
-    second = emit(engine, "payment.captured", "pay_1")
+    add_endpoint(sqlite_engine, receiver.url)
+    first = emit(sqlite_engine, "payment.authorized", "pay_1")
+    second = emit(sqlite_engine, "payment.captured", "pay_1")
     receiver.status = 500
     one_shot = RetryPolicy(max_attempts=1)
     assert (
-        deliver_due(engine, now=NOW, owner="w", http=http, retry=one_shot, allow_http_loopback=True)
+        deliver_due(
+            sqlite_engine, now=NOW, owner="w", http=http, retry=one_shot, allow_http_loopback=True
+        )
         == 1
     )  # only the first is due
     receiver.status = 200
-    assert deliver_due(engine, now=NOW, owner="w", http=http, allow_http_loopback=True) == 1
+    assert deliver_due(sqlite_engine, now=NOW, owner="w", http=http, allow_http_loopback=True) == 1
     assert [r.event["id"] for r in receiver.all()] == [first, second]
-    assert _statuses(engine) == {"failed": 1, "delivered": 1}
+    assert _statuses(sqlite_engine) == {"failed": 1, "delivered": 1}
 
 
 def test_leases_keep_other_workers_off_and_expire(
@@ -308,22 +312,22 @@ def test_stop_hands_back_the_rest_of_the_batch(
 
 
 def test_insecure_url_is_never_posted_without_the_loopback_option(
-    engine: Engine, receiver: Receiver, http: httpx.Client
+    sqlite_engine: Engine, receiver: Receiver, http: httpx.Client
 ) -> None:
-    add_endpoint(engine, receiver.url)
-    emit(engine, "payment.captured", "pay_1")
-    assert deliver_due(engine, now=NOW, owner="w", http=http) == 1
+    add_endpoint(sqlite_engine, receiver.url)
+    emit(sqlite_engine, "payment.captured", "pay_1")
+    assert deliver_due(sqlite_engine, now=NOW, owner="w", http=http) == 1
     assert receiver.all() == []
-    with engine.connect() as conn:
+    with sqlite_engine.connect() as conn:
         row = conn.execute(select(webhook_deliveries)).one()
     assert row.status == "failed" and "https" in row.last_error
 
 
-def test_run_forever_delivers_and_stops(engine: Engine, receiver: Receiver) -> None:
+def test_run_forever_delivers_and_stops(sqlite_engine: Engine, receiver: Receiver) -> None:
     from cardshield.payments.webhooks import run_forever
 
-    add_endpoint(engine, receiver.url)
-    emit(engine, "payment.captured", "pay_1")
+    add_endpoint(sqlite_engine, receiver.url)
+    emit(sqlite_engine, "payment.captured", "pay_1")
     stop = threading.Event()
     clock_calls: list[datetime] = []
 
@@ -334,7 +338,7 @@ def test_run_forever_delivers_and_stops(engine: Engine, receiver: Receiver) -> N
     with httpx.Client() as client:
         thread = threading.Thread(
             target=run_forever,
-            args=(engine,),
+            args=(sqlite_engine,),
             kwargs={
                 "owner": "loop",
                 "http": client,

@@ -14,6 +14,7 @@ from cardshield.payments.webhooks import (
     list_endpoints,
     roll_secret,
 )
+from cardshield.payments.webhooks.endpoints import check_event_types
 from cardshield.payments.webhooks.errors import (
     EndpointDisabled,
     EndpointNotFound,
@@ -106,15 +107,14 @@ def test_create_list_get_disable(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("events", [[], [""], ["payment"], ["Payment.Captured"], ["a.b c"]])
-def test_bad_event_types(engine: Engine, events: list[str]) -> None:
-    with engine.begin() as conn, pytest.raises(EventTypesInvalid):
-        create_endpoint(
-            conn, merchant_id=MERCHANT, url="https://s.example/h", enabled_events=events, now=NOW
-        )
+def test_bad_event_types(events: list[str]) -> None:
+    with pytest.raises(EventTypesInvalid):
+        check_event_types(events)
+    assert check_event_types(["payment.captured", "*"]) == ["*"]
 
 
-def test_unknown_merchant(engine: Engine) -> None:
-    with engine.begin() as conn, pytest.raises(MerchantNotFound):
+def test_unknown_merchant(sqlite_engine: Engine) -> None:
+    with sqlite_engine.begin() as conn, pytest.raises(MerchantNotFound):
         create_endpoint(
             conn, merchant_id="mer_none", url="https://s.example/h", enabled_events=["*"], now=NOW
         )

@@ -85,17 +85,17 @@ def test_in_flight_and_disabled_deliveries_are_not_requeued(
         replay(engine, delivery_id=delivery_id, now=LATER)
 
 
-def test_unknown_ids_and_other_merchants(engine: Engine, receiver: Receiver) -> None:
-    add_endpoint(engine, receiver.url)
-    evt = emit(engine, "payment.captured", "pay_1")
+def test_unknown_ids_and_other_merchants(sqlite_engine: Engine, receiver: Receiver) -> None:
+    add_endpoint(sqlite_engine, receiver.url)
+    evt = emit(sqlite_engine, "payment.captured", "pay_1")
     with pytest.raises(EventNotFound):
-        replay(engine, event_id="evt_nope", now=NOW)
+        replay(sqlite_engine, event_id="evt_nope", now=NOW)
     with pytest.raises(DeliveryNotFound):
-        replay(engine, delivery_id=999_999, now=NOW)
+        replay(sqlite_engine, delivery_id=999_999, now=NOW)
     with pytest.raises(EventNotFound):
-        replay(engine, event_id=evt, now=NOW, merchant_id="mer_other")
-    assert replay(engine, event_id=evt, now=NOW, merchant_id=MERCHANT) != []
+        replay(sqlite_engine, event_id=evt, now=NOW, merchant_id="mer_other")
+    assert replay(sqlite_engine, event_id=evt, now=NOW, merchant_id=MERCHANT) != []
     with pytest.raises(ValueError, match="exactly one"):
-        replay(engine, now=NOW)
+        replay(sqlite_engine, now=NOW)
     with pytest.raises(ValueError, match="exactly one"):
-        replay(engine, event_id=evt, delivery_id=1, now=NOW)
+        replay(sqlite_engine, event_id=evt, delivery_id=1, now=NOW)
