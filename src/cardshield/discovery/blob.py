@@ -138,10 +138,23 @@ class Blob:
         return replay  # type: ignore[return-value]  # duck-typed read-only stream
 
     def chunks(self, ctx: FileContext, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """The content in pieces. A piece is valid only until the next one is asked for:
+        files are read into one reused buffer (allocating a fresh megabyte per read costs
+        more than the scan), so a consumer that keeps a piece must copy it."""
         if self.head:
             yield self.head
         if len(self.head) < HEAD_SIZE:
             return
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            buffer = bytearray(size)
+            view = memoryview(buffer)
+            while True:
+                ctx.check_time()
+                n = readinto(view)
+                if not n:
+                    return
+                yield view[:n]  # type: ignore[misc]  # bytes-like, read-only use
         while True:
             ctx.check_time()
             data = self._stream.read(size)

@@ -172,7 +172,8 @@ class StreamMatcher:
         self._uncounted_size = 0
 
     def feed(self, chunk: bytes) -> list[Hit]:
-        return self._process(self._carry + chunk if self._carry else chunk, final=False)
+        # Always a new bytes object: the caller may reuse the chunk's buffer.
+        return self._process(self._carry + chunk, final=False)
 
     def close(self) -> list[Hit]:
         hits = self._process(self._carry, final=True)

@@ -60,7 +60,7 @@ def scan_textual(blob: Blob, ctx: FileContext) -> None:
     parts: list[bytes] = []
     size = 0
     for chunk in chunks:
-        parts.append(chunk)
+        parts.append(bytes(chunk))  # pieces are reused buffers: keep copies
         size += len(chunk)
         if size > _MAX_MARKUP:  # too big to hold: plain text only, streaming on
             ctx.report(blob.name, list(scan_chunks(itertools.chain(parts, chunks))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from email.message import EmailMessage
 from pathlib import Path
 
 from cardshield.discovery import ScanLimits, ScanOptions, ScanReport, run_scan
@@ -183,3 +184,17 @@ def test_time_limit_per_file(tmp_path: Path) -> None:
     (tmp_path / "big.log").write_bytes(b"x" * (4 << 20))
     report = scan(tmp_path, seconds_per_file=0.0000001)
     assert "time limit" in report.warnings[0].message
+
+
+def test_mime_boundaries_are_not_cards(tmp_path: Path) -> None:
+    # Python's email package draws boundaries of 19 random digits; use one that is a
+    # Luhn-valid 19-digit Visa number, as one boundary in ten is.
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@example.com", "b@example.com", "x"
+    msg.set_content("nothing here")
+    msg.add_attachment(b"plain", maintype="text", subtype="plain", filename="a.txt")
+    msg.set_boundary("=" * 15 + b.luhn("400000000000000000") + "==")
+    (tmp_path / "mail.eml").write_bytes(msg.as_bytes())
+    report = scan(tmp_path)
+    assert report.findings == []
+    assert report.stats.members >= 3  # headers and both parts were scanned
