@@ -14,9 +14,11 @@ from fastapi.testclient import TestClient
 
 from cardshield.cards import IIN_TABLE
 from cardshield.security.apikeys import create_key, revoke
+from cardshield.security.permissions import PUBLIC, iter_routes, route_access
 from cardshield.web import sri
 from cardshield.web.middleware import OMIT_DEFAULTS_HEADER, CardshieldMiddleware
 from cardshield.web.routers.elements import sanitize_style
+from tests.databases import sqlite_database
 from tests.unit.web.conftest import NOW, Api
 
 STATIC = Path(sri.__file__).parent / "static" / "elements" / "v1"
@@ -40,6 +42,13 @@ class Page(HTMLParser):
             for t, a in self.tags
             if t == tag and all(a.get(k.rstrip("_")) == v for k, v in want.items())
         ]
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: these routes just look a key up, and the key store itself is tested
+    against both databases in tests/unit/security."""
+    return sqlite_database(tmp_path)
 
 
 def _frame(api: Api, key: str | None = None, parent: str = SHOP, **extra: str):  # type: ignore[no-untyped-def]
@@ -182,6 +191,16 @@ def test_revoked_key_is_refused(api: Api) -> None:
 def test_elements_routes_stay_out_of_the_api_description(api: Api) -> None:
     paths = api.client.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith("/elements")]
+
+
+def test_elements_routes_are_declared_public(api: Api) -> None:
+    routes = [
+        r
+        for r in iter_routes(api.client.app)
+        if str(getattr(r, "path", "")).startswith("/elements")
+    ]
+    assert len(routes) == 5
+    assert {route_access(r) for r in routes} == {PUBLIC}
 
 
 # ---- styling ----------------------------------------------------------------------------------

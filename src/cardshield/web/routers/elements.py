@@ -31,10 +31,14 @@ from cardshield.runtime import Runtime
 from cardshield.security.apikeys import ApiKeyInfo, authenticate, normalize_origin
 from cardshield.security.errors import InvalidApiKey
 from cardshield.web import sri
-from cardshield.web.deps import NowDep, RuntimeDep
+from cardshield.web.deps import NowDep, Public, RuntimeDep
 from cardshield.web.middleware import OMIT_DEFAULTS_HEADER
 
-router = APIRouter(prefix="/elements/v1", tags=["elements"], include_in_schema=False)
+# Open to anyone: the assets are public, and the frame checks its key and parent itself
+# (a query parameter, since a browser loading an iframe cannot send an Authorization header).
+router = APIRouter(
+    prefix="/elements/v1", tags=["elements"], include_in_schema=False, dependencies=[Public]
+)
 
 # Versioned path: a release that changes a file changes its SRI hash, which merchants re-pin.
 ASSET_CACHE = "public, max-age=31536000"
