@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from cardshield.redaction.logging import redact_value
+from cardshield.redaction.text import redact
 
 SIGNATURE_HEADER = "Cardshield-Signature"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
@@ -41,6 +42,24 @@ def signature_header(payload: bytes, secrets_: Sequence[str], *, timestamp: int)
     return ",".join(parts)
 
 
+def _scrub(value: Any) -> Any:
+    """redact_value(), plus security codes held under a code-like key (``{"cvv": "123"}``),
+    which a value on its own cannot reveal: each scalar is checked beside its key."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name, clean = redact(str(key)), _scrub(item)
+            if isinstance(clean, str | int) and not isinstance(clean, bool):
+                pair = json.dumps({name: clean})
+                if redact(pair) != pair:
+                    clean = "*" * len(str(clean))
+            out[name] = clean
+        return out
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return redact_value(value)
+
+
 def event_body(*, event_id: str, type: str, created: datetime, data: Mapping[str, Any]) -> bytes:
     """The JSON body of a delivery: ``{"id", "type", "created", "data"}``.
 
@@ -51,7 +70,7 @@ def event_body(*, event_id: str, type: str, created: datetime, data: Mapping[str
         "id": event_id,
         "type": type,
         "created": int(created.timestamp()),
-        "data": redact_value(dict(data)),
+        "data": _scrub(data),
     }
     return json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode(
         "utf-8"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -356,3 +357,61 @@ def test_run_forever_delivers_and_stops(sqlite_engine: Engine, receiver: Receive
         thread.join(timeout=5)
     assert not thread.is_alive()
     assert len(receiver.delivered()) == 1 and len(clock_calls) >= 1
+
+
+def test_no_card_data_leaves_even_if_an_event_holds_some(
+    sqlite_engine: Engine, receiver: Receiver, http: httpx.Client
+) -> None:
+    import io
+
+    import structlog
+
+    from cardshield.redaction.logging import configure_logging
+    from cardshield.storage.schema import events
+    from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
+
+    endpoint_id, secret = add_endpoint(sqlite_engine, receiver.url)
+    # Written past the outbox (which redacts), as a bug elsewhere might.
+    with sqlite_engine.begin() as conn:
+        conn.execute(
+            events.insert().values(
+                id="evt_raw",
+                merchant_id="mer_shop",
+                type="payment.failed",
+                object_id="pay_1",
+                data={"note": f"card {CANARY_PAN}", "cvv": CANARY_CVV, "nested": [CANARY_PAN]},
+                created_at=NOW,
+            )
+        )
+        conn.execute(
+            webhook_deliveries.insert().values(
+                event_id="evt_raw",
+                endpoint_id=endpoint_id,
+                merchant_id="mer_shop",
+                object_id="pay_1",
+                status="pending",
+                attempts=0,
+                next_attempt_at=NOW,
+                created_at=NOW,
+            )
+        )
+    root = logging.getLogger()
+    saved = list(root.handlers), root.level, logging.getLogRecordFactory()
+    stream = io.StringIO()
+    configure_logging(level="DEBUG", fmt="json", stream=stream)
+    try:
+        assert (
+            deliver_due(sqlite_engine, now=NOW, owner="w", http=http, allow_http_loopback=True) == 1
+        )
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.setLogRecordFactory(saved[2])
+        structlog.reset_defaults()
+    (got,) = receiver.delivered()
+    assert_no_card_data(got.body)
+    assert CANARY_CVV not in got.body.decode()
+    assert "424242******4242" in got.body.decode()
+    assert verify_webhook(got.body, got.signature, secret, now=NOW)["id"] == "evt_raw"
+    assert "webhook.attempt" in stream.getvalue()
+    assert_no_card_data(stream.getvalue())

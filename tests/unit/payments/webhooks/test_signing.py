@@ -44,3 +44,22 @@ def test_event_body_shape_and_card_data_safety_net() -> None:
     assert parsed["data"]["id"] == "pay_9"
     assert_no_card_data(body)
     assert f"cvv={CANARY_CVV}" not in body.decode()
+
+
+def test_codes_under_code_like_keys_are_masked_other_numbers_kept() -> None:
+    body = event_body(
+        event_id="evt_1",
+        type="payment.failed",
+        created=NOW,
+        data={
+            "cvc": 123,
+            "amount": 737,
+            "card": {"security_code": "1234", "last4": "4242"},
+            "items": [{"cvv2": "987"}],
+            "captured": True,
+        },
+    )
+    data = json.loads(body)["data"]
+    assert data["cvc"] == "***" and data["card"]["security_code"] == "****"
+    assert data["items"] == [{"cvv2": "***"}]
+    assert data["amount"] == 737 and data["card"]["last4"] == "4242" and data["captured"] is True
