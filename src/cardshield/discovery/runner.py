@@ -14,9 +14,11 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
 from cardshield.discovery.context import ScanOptions
+from cardshield.discovery.errors import DiscoveryError
 from cardshield.discovery.findings import FileResult, ScanReport, ScanWarning
 from cardshield.discovery.prefilter import default_prefilter
 from cardshield.discovery.scanner import scan_file, scan_stdin
@@ -67,16 +69,19 @@ def _run_pool(
     # compiled; with a progress bar (a thread) running, forkserver avoids forking threads.
     default_prefilter()
     context = multiprocessing.get_context("forkserver" if threads else "fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        pending: set[Future[list[FileResult]]] = set()
-        for batch in batches:
-            pending.add(pool.submit(_scan_batch, batch, options))
-            if len(pending) >= jobs * 3:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    on_results(future.result())
-        for future in pending:
-            on_results(future.result())
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            pending: set[Future[list[FileResult]]] = set()
+            for batch in batches:
+                pending.add(pool.submit(_scan_batch, batch, options))
+                if len(pending) >= jobs * 3:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        on_results(future.result())
+            for future in pending:
+                on_results(future.result())
+    except BrokenProcessPool as exc:  # a worker was killed (out of memory, a signal)
+        raise DiscoveryError("a scan worker process died; try fewer --jobs") from exc
 
 
 def run_scan(
