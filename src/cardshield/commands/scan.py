@@ -16,10 +16,11 @@ from pathlib import Path
 import typer
 
 from cardshield.cards import PAN
-from cardshield.discovery import ScanLimits, ScanOptions, ScanReport, run_scan, scan_database
+from cardshield.discovery.context import ScanLimits, ScanOptions
 from cardshield.discovery.errors import ScanOptionError
-from cardshield.discovery.progress import RichProgress
+from cardshield.discovery.findings import ScanReport
 from cardshield.discovery.reports import RENDERERS
+from cardshield.discovery.runner import Progress, run_scan
 from cardshield.discovery.settings import (
     allowlist_entry,
     parse_allowlist,
@@ -145,13 +146,15 @@ def scan(
             seconds_per_file=file_timeout,
         )
         options = _options(exclude, ignore_test_cards, allowlist, since, limits)
-        show_progress = sys.stderr.isatty() if progress is None else progress
-        report = (
-            run_scan(paths, options, jobs=jobs, progress=RichProgress() if show_progress else None)
-            if paths
-            else ScanReport()
-        )
+        bar: Progress | None = None
+        if sys.stderr.isatty() if progress is None else progress:
+            from cardshield.discovery.progress import RichProgress  # Rich loads only if shown
+
+            bar = RichProgress()
+        report = run_scan(paths, options, jobs=jobs, progress=bar) if paths else ScanReport()
         if db is not None:
+            from cardshield.discovery.db import scan_database  # psycopg loads only if asked
+
             for result in scan_database(db, options, max_rows=db_max_rows):
                 report.add(result)
             report.finish()
