@@ -119,10 +119,10 @@ class Shared:
     sandbox: SandboxConnector
 
 
-def open_shared(database_url: str, **sandbox_options: Any) -> Shared:
+def open_shared(database_url: str, *, kms_url: str = "memory:", **sandbox_options: Any) -> Shared:
     engine = make_engine(database_url, pool_size=20)
     upgrade(engine)
-    vault = Vault(engine, open_kms("memory:"), MemoryCVVStore())
+    vault = Vault(engine, open_kms(kms_url), MemoryCVVStore())
     options = {"database_url": database_url, "secret": SECRET, "public_base": "https://cs.test"}
     return Shared(database_url, engine, vault, build(options | sandbox_options))
 
