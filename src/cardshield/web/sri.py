@@ -20,6 +20,7 @@ from importlib import resources
 # the folder: the frame template lives there too but is rendered, never sent as a file.
 ASSETS: dict[str, str] = {
     "cardshield.js": "text/javascript; charset=utf-8",
+    "cardrules.js": "text/javascript; charset=utf-8",
     "frame.js": "text/javascript; charset=utf-8",
     "frame.css": "text/css; charset=utf-8",
 }

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from cardshield.cards import TEST_CARDS, brand_for, luhn_check_digit, luhn_valid
 from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
 from tests.integration.browser.conftest import Stack
 
@@ -201,6 +202,39 @@ def test_amex_is_grouped_4_6_5_and_takes_a_four_digit_code(page: Any, stack: Sta
         "exp_year": 2031,
     }
     assert_no_card_data(json.dumps(page.evaluate("window.__received")), ("378282246310005",))
+
+
+def _generated_numbers() -> list[str]:
+    """Luhn-valid numbers at the edges of the brand table, each with a wrong-check-digit twin."""
+    out = []
+    for prefix in ("4", "51", "2221", "2720", "34", "6011", "644", "65", "622126", "3528",
+                   "300", "3095", "36", "62", "50", "56", "1", "9", "2220"):  # fmt: skip
+        for length in (12, 13, 14, 15, 16, 17, 19):
+            body = (prefix + "0" * length)[: length - 1]
+            number = body + luhn_check_digit(body)
+            wrong = body + str((int(number[-1]) + 1) % 10)
+            out += [number, wrong]
+    return out
+
+
+def test_the_frame_rules_agree_with_the_vault(page: Any, stack: Stack) -> None:
+    _open_checkout(page, stack)
+    frame = page.query_selector(CARD_FRAME).content_frame()
+    numbers = [card.number for card in TEST_CARDS] + _generated_numbers()
+    got = frame.evaluate(
+        """numbers => numbers.map(n => {
+            const r = window.CardshieldRules, full = r.brandFor(n), typed = r.brandForPrefix(n);
+            return [full ? full[0] : null, r.luhnValid(n), r.formatNumber(n, typed && typed[0])];
+        })""",
+        numbers,
+    )
+    for number, (brand, luhn, formatted) in zip(numbers, got, strict=True):
+        expected = brand_for(number)
+        assert brand == (expected.value if expected else None), number
+        assert luhn == luhn_valid(number), number
+        assert formatted.replace(" ", "") == number
+    assert "3782 822463 10005" in [g[2] for g in got]
+    assert "3622 720627 1667" in [g[2] for g in got]  # 14-digit Diners: 4-6-4
 
 
 def test_an_api_refusal_is_shown_in_the_frame_and_its_code_reaches_the_page(

@@ -105,7 +105,7 @@ def test_frame_ancestors_lists_every_origin_of_the_key(api: Api) -> None:
 def test_frame_page_has_no_inline_code_and_accessible_autofillable_fields(api: Api) -> None:
     page = Page(_frame(api).text)
     scripts = page.find("script")
-    assert [s["src"] for s in scripts] == ["/elements/v1/frame.js"]
+    assert [s["src"] for s in scripts] == ["/elements/v1/cardrules.js", "/elements/v1/frame.js"]
     assert [s["href"] for s in page.find("link")] == ["/elements/v1/frame.css"]
     assert not page.find("style")
     for _, attrs in page.tags:
@@ -142,9 +142,11 @@ def test_postal_code_field_only_when_asked(api: Api) -> None:
 
 def test_frame_pins_its_script_and_stylesheet_with_sri(api: Api) -> None:
     page = Page(_frame(api).text)
-    for tag, attr, path in (("script", "src", "frame.js"), ("link", "href", "frame.css")):
-        (element,) = page.find(tag)
-        body = api.client.get(element[attr]).content
+    elements = [*page.find("script"), *page.find("link")]
+    assert len(elements) == 3
+    for element in elements:
+        path = element.get("src") or element["href"]
+        body = api.client.get(path).content
         digest = base64.b64encode(hashlib.sha384(body).digest()).decode()
         assert element["integrity"] == f"sha384-{digest}", path
 
@@ -199,7 +201,7 @@ def test_elements_routes_are_declared_public(api: Api) -> None:
         for r in iter_routes(api.client.app)
         if str(getattr(r, "path", "")).startswith("/elements")
     ]
-    assert len(routes) == 5
+    assert len(routes) == 6
     assert {route_access(r) for r in routes} == {PUBLIC}
 
 
@@ -281,7 +283,7 @@ def test_sri_manifest_matches_the_served_bytes(api: Api) -> None:
     assert resp.status_code == 200
     assert resp.headers["access-control-allow-origin"] == "*"
     manifest = resp.json()
-    assert set(manifest) == {"cardshield.js", "frame.js", "frame.css"}
+    assert set(manifest) == {"cardshield.js", "cardrules.js", "frame.js", "frame.css"}
     for name, value in manifest.items():
         body = api.client.get(f"/elements/v1/{name}").content
         assert body == (STATIC / name).read_bytes()
@@ -304,7 +306,11 @@ def test_cardshield_js_is_cacheable_and_pinnable_cross_origin(api: Api) -> None:
 
 
 def test_frame_assets_are_not_offered_to_other_sites(api: Api) -> None:
-    for name, media in (("frame.js", "text/javascript"), ("frame.css", "text/css")):
+    for name, media in (
+        ("cardrules.js", "text/javascript"),
+        ("frame.js", "text/javascript"),
+        ("frame.css", "text/css"),
+    ):
         resp = api.client.get(f"/elements/v1/{name}")
         assert resp.status_code == 200
         assert resp.headers["content-type"].startswith(media)
@@ -345,7 +351,7 @@ def test_messages_leave_only_for_the_checked_origins() -> None:
 
 
 def test_frame_brand_table_mirrors_the_python_one() -> None:
-    text = (STATIC / "frame.js").read_text()
+    text = (STATIC / "cardrules.js").read_text()
     table = re.search(r"/\* iin-table \*/(.*?)/\* /iin-table \*/", text, re.S)
     assert table is not None
     js_rows = json.loads(table.group(1))

@@ -209,6 +209,7 @@ def render_frame(key: str, parent: str, style: str, postal: bool) -> str:
         style=html.escape(json.dumps(sanitize_style(style), separators=(",", ":"))),
         postal="1" if postal else "0",
         postal_field=_POSTAL_FIELD if postal else "",
+        rules_integrity=sri.asset("cardrules.js").integrity,
         js_integrity=sri.asset("frame.js").integrity,
         css_integrity=sri.asset("frame.css").integrity,
     )
@@ -258,6 +259,11 @@ def _serve_asset(request: Request, name: str, *, public: bool) -> Response:
 @router.get("/cardshield.js")
 def cardshield_js(request: Request) -> Response:
     return _serve_asset(request, "cardshield.js", public=True)
+
+
+@router.get("/cardrules.js")
+def cardrules_js(request: Request) -> Response:
+    return _serve_asset(request, "cardrules.js", public=False)
 
 
 @router.get("/frame.js")

@@ -9,32 +9,13 @@
 'use strict';
 
 (function () {
+  const rules = window.CardshieldRules;
+  const digitsOf = rules.digitsOf;
   const form = document.getElementById('cs-form');
   const KEY = form.dataset.key;
   const PARENT = form.dataset.parent;
   const POSTAL = form.dataset.postal === '1';
 
-  // Brands by prefix: [brand, low, high, lengths]; first match wins. Mirrors
-  // cardshield.cards.brands.IIN_TABLE (a unit test keeps the two equal).
-  const IIN_TABLE = /* iin-table */ [
-    ["visa", "4", "4", [13, 16, 19]],
-    ["mastercard", "51", "55", [16]],
-    ["mastercard", "2221", "2720", [16]],
-    ["amex", "34", "34", [15]],
-    ["amex", "37", "37", [15]],
-    ["discover", "6011", "6011", [16, 17, 18, 19]],
-    ["discover", "644", "649", [16, 17, 18, 19]],
-    ["discover", "65", "65", [16, 17, 18, 19]],
-    ["discover", "622126", "622925", [16, 17, 18, 19]],
-    ["jcb", "3528", "3589", [16, 17, 18, 19]],
-    ["diners", "300", "305", [14, 15, 16]],
-    ["diners", "3095", "3095", [14, 15, 16]],
-    ["diners", "36", "36", [14, 15, 16]],
-    ["diners", "38", "39", [14, 15, 16]],
-    ["unionpay", "62", "62", [16, 17, 18, 19]],
-    ["maestro", "50", "50", [12, 13, 14, 15, 16, 17, 18, 19]],
-    ["maestro", "56", "69", [12, 13, 14, 15, 16, 17, 18, 19]]
-  ] /* /iin-table */;
   const BRAND_NAMES = {
     visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover',
     jcb: 'JCB', diners: 'Diners Club', unionpay: 'UnionPay', maestro: 'Maestro'
@@ -74,86 +55,28 @@
   let busy = false;
   let lastChange = '';
 
-  // ---- pure helpers -------------------------------------------------------------------------
-
-  function digitsOf(text) {
-    return String(text).replace(/\D/g, '');
-  }
-
-  function luhnValid(digits) {
-    let sum = 0;
-    for (let i = 0; i < digits.length; i++) {
-      let d = digits.charCodeAt(digits.length - 1 - i) - 48;
-      if (i % 2 === 1) {
-        d *= 2;
-        if (d > 9) d -= 9;
-      }
-      sum += d;
-    }
-    return digits.length > 0 && sum % 10 === 0;
-  }
-
-  function rowMatches(row, digits) {
-    const head = digits.slice(0, row[1].length);
-    return head.length === row[1].length && row[1] <= head && head <= row[2];
-  }
-
-  function brandFor(digits) {
-    for (const row of IIN_TABLE) {
-      if (rowMatches(row, digits)) return row;
-    }
-    return null;
-  }
-
-  // True while some brand could still match once more digits are typed.
-  function couldMatch(digits) {
-    return IIN_TABLE.some(function (row) {
-      const n = Math.min(digits.length, row[1].length);
-      const head = digits.slice(0, n);
-      return row[1].slice(0, n) <= head && head <= row[2].slice(0, n);
-    });
-  }
-
-  function groupsFor(brand, length) {
-    if (brand === 'amex') return [4, 6, 5];
-    if (brand === 'diners' && length <= 14) return [4, 6, 4];
-    return [4, 4, 4, 4, 3];
-  }
-
-  function formatNumber(digits, brand) {
-    const parts = [];
-    let i = 0;
-    for (const size of groupsFor(brand, digits.length)) {
-      if (i >= digits.length) break;
-      parts.push(digits.slice(i, i + size));
-      i += size;
-    }
-    if (i < digits.length) parts.push(digits.slice(i));
-    return parts.join(' ');
-  }
-
   // ---- field state ----------------------------------------------------------------------------
 
   function numberState() {
     const digits = digitsOf(inputs.number.value);
-    const row = brandFor(digits);
-    const brand = row ? row[0] : null;
-    const typical = brand === 'amex' ? 15 : brand === 'diners' ? 14 : 16;
+    const typed = rules.brandForPrefix(digits);
+    const full = rules.brandFor(digits);
+    const brand = full ? full[0] : typed ? typed[0] : null;
     let error = null;
     let definite = false;
     let complete = false;
     if (!digits) {
       error = 'incomplete_number';
-    } else if (!row && !couldMatch(digits)) {
+    } else if (!rules.couldMatch(digits)) {
       error = 'unsupported_brand';
       definite = true;
-    } else if (!row || row[3].indexOf(digits.length) < 0) {
-      const max = row ? Math.max.apply(null, row[3]) : 19;
+    } else if (!full) {
+      const max = rules.maxDigits(digits);
       error = digits.length >= max ? 'invalid_number' : 'incomplete_number';
       definite = digits.length >= max;
-    } else if (!luhnValid(digits)) {
+    } else if (!rules.luhnValid(digits)) {
       error = 'incorrect_number';
-      definite = digits.length >= typical;
+      definite = digits.length >= rules.typicalLength(brand);
     } else {
       complete = true;
     }
@@ -294,11 +217,9 @@
   }
 
   function formatNumberField(value) {
-    let digits = digitsOf(value);
-    const row = brandFor(digits);
-    const max = row ? Math.max.apply(null, row[3]) : 19;
-    digits = digits.slice(0, max);
-    return formatNumber(digits, row ? row[0] : null);
+    const digits = digitsOf(value).slice(0, rules.maxDigits(digitsOf(value)));
+    const typed = rules.brandForPrefix(digits);
+    return rules.formatNumber(digits, typed ? typed[0] : null);
   }
 
   function formatExpiryField(deleting) {
