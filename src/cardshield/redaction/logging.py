@@ -24,12 +24,19 @@ from typing import Any, TextIO
 
 import structlog
 
-from cardshield.redaction.text import redact
+from cardshield.redaction.text import is_cvv_key, redact
 
 # Attributes every LogRecord has; anything else on a record came in through ``extra=``.
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
 )
+
+
+def _short_number(value: Any) -> bool:
+    text = (
+        str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    )
+    return text.isdigit() and 3 <= len(text) <= 4
 
 
 def redact_value(value: Any) -> Any:
@@ -39,7 +46,13 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return redact(bytes(value).decode("utf-8", "replace"))
     if isinstance(value, Mapping):
-        return {redact_value(k): redact_value(v) for k, v in value.items()}
+        # A security code is only recognisable by its key: {"cvc": "737"}.
+        return {
+            redact_value(k): "***"
+            if isinstance(k, str) and is_cvv_key(k) and _short_number(v)
+            else redact_value(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple | set | frozenset):
         return [redact_value(v) for v in value]
     if isinstance(value, BaseException):

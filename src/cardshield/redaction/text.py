@@ -48,12 +48,15 @@ _CVV_KEYS = (
     r"security[ _\-]?code|securitycode|card[ _\-]?code|card[ _\-]?cv[cv]2?|"
     r"card[ _\-]?verification(?:[ _\-]?(?:value|code))?|verification[ _\-]?(?:value|code)"
 )
+# Quotes may be escaped (\"cvc\":\"123\") when JSON is embedded in a JSON string or a log.
+_Q = r"(?:\\*[\"'])?"
 _CVV = re.compile(
     r"(?i)(?<![A-Za-z0-9])"
-    rf"(?P<key>(?:card(?:\[|%5B))?[\"']?(?:{_CVV_KEYS})[\"']?(?:\]|%5D)?[\"']?)"
-    r"(?P<sep>\s*(?:[:=>]|=>|%3A|%3D)\s*[\"']?|\s+(?:is\s+|of\s+)?)"
+    rf"(?P<key>(?:card(?:\[|%5B))?{_Q}(?:{_CVV_KEYS}){_Q}(?:\]|%5D)?{_Q})"
+    rf"(?P<sep>\s*(?:[:=>]|=>|%3A|%3D)\s*{_Q}|\s+(?:is\s+|of\s+)?)"
     r"(?P<value>[0-9]{3,4})(?![0-9])"
 )
+_CVV_KEY = re.compile(rf"(?i)^(?:card(?:\[|%5B))?(?:{_CVV_KEYS})(?:\]|%5D)?$")
 
 _DOT_SEPS = frozenset({".", "%2E"})
 # Every key _CVV accepts contains one of these (lower-cased).
@@ -241,6 +244,11 @@ def redact_cvvs(text: str) -> str:
     return _CVV.sub(lambda m: f"{m.group('key')}{m.group('sep')}***", text)
 
 
+def is_cvv_key(key: str) -> bool:
+    """True for a field name that holds a security code (``cvc``, ``card[cvv2]``, ...)."""
+    return _CVV_KEY.match(key.strip()) is not None
+
+
 def redact(text: str) -> str:
     """Mask all card data in ``text``: track data, PANs and named security codes."""
     if _THREE_DIGITS.search(text) is None:
@@ -265,6 +273,7 @@ __all__ = [
     "find_cards",
     "find_pans",
     "find_tracks",
+    "is_cvv_key",
     "mask_digits",
     "redact",
     "redact_cards",

@@ -105,3 +105,24 @@ def test_uncaught_exception_in_a_process_is_redacted() -> None:
     assert proc.returncode == 1
     assert "RuntimeError: declined 424242******4242" in proc.stderr
     assert_no_card_data(proc.stdout + proc.stderr)
+
+
+def test_redact_value_masks_security_codes_by_their_key() -> None:
+    from cardshield.redaction.logging import redact_value
+
+    out = redact_value(
+        {
+            "cvv": "737",
+            "card": {"cvc": 737, "amount": 737},
+            "security_code": "1234",
+            "cvv_attempts": 3,
+            "items": [{"card[cvc]": "123"}],
+        }
+    )
+    assert out == {
+        "cvv": "***",
+        "card": {"cvc": "***", "amount": 737},
+        "security_code": "***",
+        "cvv_attempts": 3,
+        "items": [{"card[cvc]": "***"}],
+    }
