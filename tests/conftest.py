@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["tests.databases"]
+pytest_plugins = ["tests.databases", "tests.apps"]
 
 VECTORS = Path(__file__).parent / "vectors"
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from cardshield.cards import PAN, Expiry
 from cardshield.storage.schema import audit_log
 from cardshield.web.background import Job, Scheduler, default_jobs
-from tests.unit.web.conftest import Api
+from tests.apps import Api
 
 
 def test_scheduler_runs_jobs_and_survives_failures() -> None:

@@ -19,7 +19,7 @@ from cardshield.web import sri
 from cardshield.web.middleware import OMIT_DEFAULTS_HEADER, CardshieldMiddleware
 from cardshield.web.routers.elements import sanitize_style
 from tests.databases import sqlite_database
-from tests.unit.web.conftest import NOW, Api
+from tests.apps import NOW, Api
 
 STATIC = Path(sri.__file__).parent / "static" / "elements" / "v1"
 SHOP = "https://shop.example"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
-from tests.unit.web.conftest import Api
+from tests.apps import Api
 
 CARD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2030, "cvc": CANARY_CVV}
 

@@ -1,0 +1,345 @@
+"""The authorization matrix, generated from the application's own route list.
+
+Every route (API and console) and method is called by every kind of caller: anonymous, a
+half signed-in operator (password only), an operator of each role, a secret key, a
+publishable key, and another merchant's secret key. The expected answer comes from the
+route's declared access (cardshield.security.permissions), so a new route is covered the
+moment it exists, and a route that declares nothing fails this test.
+
+Callers get a fresh session and a valid CSRF token for every request, so what is measured
+is authorization alone. Path parameters are filled with real objects of the first merchant
+(a token, a payment, decoy key/endpoint/operator ids), so the other merchant's key must get
+404 where it names them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+
+from cardshield.cards import PAN, Expiry, luhn_check_digit
+from cardshield.payments.webhooks import create_endpoint
+from cardshield.security import sessions
+from cardshield.security.apikeys import SCOPES, create_key
+from cardshield.security.permissions import (
+    Access,
+    Permission,
+    Role,
+    UndeclaredRoute,
+    has_permission,
+    iter_routes,
+    route_access,
+)
+from cardshield.storage.schema import payments
+from cardshield.web.console.routing import DENIED_HEADER
+from cardshield.web.deps import Public
+from tests.conftest import assert_no_card_data
+from tests.unit.security.operator_support import PASSWORD
+from tests.unit.web.console.support import BASE_URL, Console, console_fixture
+
+console = console_fixture("sqlite", "postgresql")
+# A generated card number (not the published one the API docs show as an example): the
+# tokenized canary that no response of any route may contain.
+MATRIX_PAN = "491718001234567" + luhn_check_digit("491718001234567")
+OUTSIDE_ADDRESS = ("203.0.113.9", 50000)  # TEST-NET-3: neither loopback nor private
+_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+API_DENIALS = {
+    "invalid_api_key",
+    "secret_key_required",
+    "publishable_key_required",
+    "insufficient_scope",
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    kind: str  # anonymous | pending | role | secret | publishable | other_secret
+    role: Role | None = None
+    key: str | None = None
+    operator_id: str | None = None
+
+
+@dataclass
+class World:
+    console: Console
+    callers: list[Caller]
+    params: dict[str, str]
+    login_csrf: str
+
+
+def declarations(app: FastAPI) -> list[tuple[str, str, Access]]:
+    """(method, path, access) for every route; UndeclaredRoute when one declares nothing."""
+    found = []
+    for route in iter_routes(app):
+        access = route_access(route)
+        for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
+            found.append((method, route.path, access))
+    return found
+
+
+@pytest.fixture(scope="module")
+def world(console: Console) -> World:
+    c = console
+    now = c.clock()
+    with c.engine.begin() as conn:
+        secret = create_key(
+            conn, now=now, merchant_id=c.merchant, kind="secret", scopes=sorted(SCOPES)
+        )
+        publishable = create_key(
+            conn,
+            now=now,
+            merchant_id=c.merchant,
+            kind="publishable",
+            scopes=["tokens:create"],
+            allowed_origins=["https://shop.example"],
+        )
+        other = create_key(
+            conn, now=now, merchant_id=c.other_merchant, kind="secret", scopes=sorted(SCOPES)
+        )
+        decoy_key = create_key(
+            conn, now=now, merchant_id=c.merchant, kind="secret", scopes=["tokens:read"]
+        )
+        endpoint = create_endpoint(
+            conn,
+            merchant_id=c.merchant,
+            url="https://hooks.example.com/cardshield",
+            enabled_events=["*"],
+            now=now,
+        )
+        conn.execute(
+            insert(payments).values(
+                id="pay_matrix1",
+                merchant_id=c.merchant,
+                status="captured",
+                amount=1050,
+                currency="EUR",
+                amount_authorized=1050,
+                amount_captured=1050,
+                amount_refunded=0,
+                capture_method="automatic",
+                card_brand="visa",
+                card_bin="42424242",
+                card_last4="4242",
+                card_exp_month=12,
+                card_exp_year=2030,
+                connector="sandbox",
+                metadata={},
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    token = c.runtime.vault.tokenize(c.merchant, PAN(MATRIX_PAN), Expiry(2030, 12), now=now).token
+    callers = [Caller("anonymous", "anonymous")]
+    for role in Role:
+        op = c.add_operator(f"matrix-{role.value}", role)
+        callers.append(Caller(role.value, "role", role=role, operator_id=op.id))
+    pending = c.add_operator("matrix-pending", Role.ADMIN)
+    callers += [
+        Caller("mfa-pending admin", "pending", operator_id=pending.id),
+        Caller("secret key", "secret", key=secret.key.reveal()),
+        Caller("publishable key", "publishable", key=publishable.key.reveal()),
+        Caller("other merchant's key", "other_secret", key=other.key.reveal()),
+    ]
+    decoy_operator = c.add_operator("matrix-decoy", Role.AGENT)
+    params = {
+        "token_id": token,
+        "payment_id": "pay_matrix1",
+        "key_id": decoy_key.info.id,
+        "endpoint_id": endpoint.endpoint.id,
+        "operator_id": decoy_operator.id,
+        "delivery_id": "1",
+        "name": "console.css",
+    }
+    return World(c, callers, params, login_csrf="matrix-login-csrf")
+
+
+def expected(access: Access, caller: Caller, *, names_an_object: bool) -> str:
+    kind = access.kind
+    if kind in ("public", "anonymous_form"):
+        return "allow"
+    if kind == "internal":
+        return "deny"  # the matrix calls from an outside address
+    if kind == "secret_key":
+        if caller.kind == "secret":
+            return "allow"
+        if caller.kind == "other_secret":
+            return "not_found" if names_an_object else "allow"
+        return "deny"
+    if kind == "publishable_key":
+        return "allow" if caller.kind == "publishable" else "deny"
+    if kind == "mfa_pending":
+        return "allow" if caller.kind == "pending" else "deny"
+    if kind == "signed_in":
+        return "allow" if caller.kind == "role" else "deny"
+    if kind == "permission":
+        assert access.scope is not None
+        ok = caller.role is not None and has_permission(caller.role, Permission(access.scope))
+        return "allow" if ok else "deny"
+    raise AssertionError(f"unknown access kind {kind}")
+
+
+def outcome(response: Any) -> str:
+    if response.status_code >= 500:
+        return f"error {response.status_code}"
+    if response.headers.get(DENIED_HEADER):
+        return "deny"
+    if response.headers.get("content-type", "").startswith("application/json"):
+        try:
+            code = response.json().get("error", {}).get("code")
+        except ValueError:
+            code = None
+        if code in API_DENIALS:
+            return "deny"
+    if response.status_code in (401, 403):
+        return f"unexplained {response.status_code}"
+    if response.status_code == 404:
+        return "not_found"
+    return "allow"
+
+
+def _client(world: World, caller: Caller) -> tuple[TestClient, dict[str, str], str]:
+    """A client for one request: a fresh session (and its CSRF token) for operators."""
+    c = world.console
+    client = TestClient(
+        c.app, base_url=BASE_URL, raise_server_exceptions=False, client=OUTSIDE_ADDRESS
+    )
+    client.cookies.set("__Host-cardshield_login", world.login_csrf)
+    headers: dict[str, str] = {}
+    csrf = ""
+    if caller.key:
+        headers["Authorization"] = f"Bearer {caller.key}"
+    if caller.operator_id:
+        stage: sessions.Stage = "mfa" if caller.kind == "pending" else "active"
+        with c.engine.begin() as conn:
+            token = sessions.start(conn, now=c.clock(), operator_id=caller.operator_id, stage=stage)
+            live = sessions.load(conn, token.reveal(), now=c.clock())
+        assert live is not None
+        client.cookies.set("__Host-cardshield_session", token.reveal())
+        csrf = live.csrf_token
+    return client, headers, csrf
+
+
+def test_every_route_against_every_caller(world: World) -> None:
+    c = world.console
+    c.services.limiter.reset()
+    routes = declarations(c.app)
+    assert len(routes) >= 40
+    mismatches, cells = [], 0
+    for method, path, access in routes:
+        in_path = [m.group(1) for m in _PARAM.finditer(path)]
+        unknown = any(p not in world.params for p in in_path)
+        url = _PARAM.sub(lambda m: world.params.get(m.group(1), "x_unknown"), path)
+        for caller in world.callers:
+            client, headers, csrf = _client(world, caller)
+            data = None
+            if method != "GET":
+                token = world.login_csrf if access.kind == "anonymous_form" else csrf
+                data = {"csrf_token": token}
+            response = client.request(
+                method, url, headers=headers, data=data, follow_redirects=False
+            )
+            cells += 1
+            want = expected(access, caller, names_an_object=bool(in_path) and not unknown)
+            got = outcome(response)
+            if unknown and want == "allow" and got == "not_found":
+                got = "allow"
+            if got != want:
+                mismatches.append(f"{method} {path} as {caller.name}: want {want}, got {got}")
+            assert_no_card_data(response.content, pans=(MATRIX_PAN,))
+    assert not mismatches, "\n".join(mismatches)
+    assert cells == len(routes) * len(world.callers)
+
+
+def test_the_matrix_sees_the_declarations_it_tests(world: World) -> None:
+    """Spot checks that the expectations are not vacuous: each kind of access appears."""
+    kinds = {access.kind for _, _, access in declarations(world.console.app)}
+    assert {
+        "public",
+        "anonymous_form",
+        "secret_key",
+        "publishable_key",
+        "mfa_pending",
+        "signed_in",
+        "permission",
+    } <= kinds
+    perms = {a.scope for _, _, a in declarations(world.console.app) if a.kind == "permission"}
+    assert perms == {p.value for p in Permission} - {Permission.PHONE_CAPTURE.value}
+
+
+def test_a_route_without_a_declaration_fails() -> None:
+    app = FastAPI()
+    router = APIRouter(dependencies=[Public])
+
+    @router.get("/fine")
+    def fine() -> None: ...
+
+    app.include_router(router)
+    assert [(m, p) for m, p, _ in declarations(app)][-1] == ("GET", "/fine")
+
+    @app.get("/v1/forgotten")
+    def forgotten() -> None: ...
+
+    with pytest.raises(UndeclaredRoute, match="/v1/forgotten"):
+        declarations(app)
+
+    @app.get("/v1/confused", dependencies=[Public, Depends(lambda: None)])
+    def confused() -> None: ...
+
+    assert route_access(next(r for r in iter_routes(app) if r.path == "/v1/confused")).kind == (
+        "public"
+    )
+
+
+def test_sensitive_console_actions_need_a_fresh_confirmation(console: Console) -> None:
+    """Creating keys, changing roles, rolling secrets: a session older than 5 minutes is
+    sent to confirm its password and code first, then the action works."""
+    c = console
+    c.services.limiter.reset()
+    c.add_operator("fresh-admin", Role.ADMIN)
+    client = c.client()
+    csrf = c.sign_in(client, "fresh-admin")
+    c.clock.advance(minutes=6)
+    form = {"csrf_token": csrf, "merchant": c.merchant, "kind": "secret", "scopes": "tokens:read"}
+    stale = client.post("/console/api-keys", data=form, follow_redirects=False)
+    assert stale.status_code == 303
+    assert stale.headers["location"] == "/console/reauth?next=/console/api-keys"
+    confirm = client.post(
+        "/console/reauth",
+        data={
+            "csrf_token": csrf,
+            "password": PASSWORD,
+            "code": c.code("fresh-admin"),
+            "next": "/console/api-keys",
+        },
+        follow_redirects=False,
+    )
+    assert confirm.status_code == 303 and confirm.headers["location"] == "/console/api-keys"
+    created = client.post("/console/api-keys", data=form)
+    assert created.status_code == 200 and "sk_live_" in created.text
+    c.clock.advance(minutes=5)
+    again = client.post("/console/api-keys", data=form, follow_redirects=False)
+    assert again.status_code == 303 and "/console/reauth" in again.headers["location"]
+
+
+def test_operators_limited_to_a_merchant_see_only_its_payments(
+    console: Console, world: World
+) -> None:
+    c = console
+    other_admin = c.add_operator("matrix-other-admin", Role.ADMIN, merchant=c.other_merchant)
+    client = c.client()
+    with c.engine.begin() as conn:
+        token = sessions.start(conn, now=c.clock(), operator_id=other_admin.id, stage="active")
+    client.cookies.set("__Host-cardshield_session", token.reveal())
+    assert client.get("/console/payments/pay_matrix1").status_code == 404
+    listing = client.get("/console/payments")
+    assert listing.status_code == 200 and "pay_matrix1" not in listing.text
+    keys = client.get(f"/console/api-keys?merchant={c.merchant}")
+    assert keys.status_code == 404
