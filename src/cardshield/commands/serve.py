@@ -33,7 +33,7 @@ def serve(
         port=port or s.port,
         workers=workers,
         log_config=None,  # keep our redacting logging set-up
-        access_log=False,
+        access_log=True,
         timeout_graceful_shutdown=10,
         server_header=False,
     )

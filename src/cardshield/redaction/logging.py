@@ -75,8 +75,13 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
             message = record.getMessage()
         except Exception:  # a bad format string must not hide the values from redaction
             message = f"{record.msg!s} {record.args!r}"
-        record.msg = redact(message)
-        record.args = None
+        redacted = redact(message)
+        if redacted != message or not isinstance(record.msg, str):
+            # Card data (or an odd message object): keep only the redacted text.
+            record.msg = redacted
+            record.args = None
+        # Otherwise msg and args stay as they were, for formatters that read the args
+        # (uvicorn's access log does).
     if record.exc_info and record.exc_info[0] is not None:
         text = "".join(traceback.format_exception(*record.exc_info))
         record.exc_text = redact(text.rstrip("\n"))
