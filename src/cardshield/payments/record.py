@@ -56,12 +56,12 @@ def record_result(
                 )
                 if out is None:
                     return None
-                if not record(
+                view = record(
                     conn, op=op, payment=payment, out=out, result=result, now=now, actor=actor
-                ):
+                )
+                if view is None:
                     raise VersionConflict  # recorded meanwhile: read it again
-                row = load_payment(conn, op["merchant_id"], op["payment_id"])
-                return PaymentView.from_row(row)
+                return view
         except VersionConflict:
             continue
     raise PaymentConflict
@@ -76,13 +76,14 @@ def record(
     result: GatewayResult,
     now: datetime,
     actor: str,
-) -> bool:
-    """Phase 3: write one outcome. False when the operation was already recorded."""
+) -> PaymentView | None:
+    """Phase 3: write one outcome; the payment as it now is, or None when the operation
+    was already recorded."""
     kind = Operation(op["kind"])
     src = PaymentStatus(payment["status"])
     check_transition(kind, src, out.status)
     if out.op_status == "pending" and out.status == src:
-        return True  # a 3-D Secure challenge still open: nothing to write
+        return PaymentView.from_row(payment)  # a 3-D Secure challenge still open
     decline = out.decline
     op_values: dict[str, Any] = {
         "status": out.op_status,
@@ -99,7 +100,7 @@ def record(
         update(O).where(O.c.id == op["id"], O.c.status == "pending").values(**op_values)
     )
     if claimed.rowcount != 1:
-        return False
+        return None
     values: dict[str, Any] = {
         "status": out.status.value,
         "amount_authorized": out.amount_authorized,
@@ -166,4 +167,4 @@ def record(
             "decline_code": decline.code.value if decline else None,
         },
     )
-    return True
+    return view

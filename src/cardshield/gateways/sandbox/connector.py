@@ -268,9 +268,10 @@ _FollowUpCheck = Callable[[Connection, LedgerEntry, int], tuple[str, str | None]
 def _check_capture(conn: Connection, parent: LedgerEntry, amount: int) -> tuple[str, str | None]:
     if parent.operation != "authorize" or parent.status != "succeeded":
         return "declined", "charge_not_capturable"
-    if ledger.children_total(conn, parent.id, "void")[0]:
+    done = ledger.children(conn, parent.id)
+    if "void" in done:
         return "declined", "already_voided"
-    if ledger.children_total(conn, parent.id, "capture")[0]:
+    if "capture" in done:
         return "declined", "already_captured"
     if not 0 < amount <= parent.amount:
         return "declined", "amount_too_large" if amount > 0 else "invalid_amount"
@@ -280,9 +281,10 @@ def _check_capture(conn: Connection, parent: LedgerEntry, amount: int) -> tuple[
 def _check_void(conn: Connection, parent: LedgerEntry, amount: int) -> tuple[str, str | None]:
     if parent.operation != "authorize" or parent.status != "succeeded":
         return "declined", "charge_not_capturable"
-    if ledger.children_total(conn, parent.id, "capture")[0]:
+    done = ledger.children(conn, parent.id)
+    if "capture" in done:
         return "declined", "already_captured"
-    if ledger.children_total(conn, parent.id, "void")[0]:
+    if "void" in done:
         return "declined", "already_voided"
     return "succeeded", None
 
@@ -290,12 +292,9 @@ def _check_void(conn: Connection, parent: LedgerEntry, amount: int) -> tuple[str
 def _check_refund(conn: Connection, parent: LedgerEntry, amount: int) -> tuple[str, str | None]:
     if parent.status != "succeeded":
         return "declined", "no_such_charge"
-    captured = (
-        parent.amount
-        if parent.operation == "sale"
-        else ledger.children_total(conn, parent.id, "capture")[1]
-    )
-    refunded = ledger.children_total(conn, parent.id, "refund")[1]
+    done = ledger.children(conn, parent.id)
+    captured = parent.amount if parent.operation == "sale" else done.get("capture", (0, 0))[1]
+    refunded = done.get("refund", (0, 0))[1]
     if not 0 < amount <= captured - refunded:
         return "declined", "amount_too_large" if amount > 0 else "invalid_amount"
     return "succeeded", None

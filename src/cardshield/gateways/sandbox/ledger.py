@@ -72,14 +72,14 @@ def _lock(conn: Connection, parent_id: str) -> LedgerEntry | None:
     return None if row is None else LedgerEntry.from_row(row)
 
 
-def children_total(conn: Connection, parent_id: str, operation: str) -> tuple[int, int]:
-    """(count, amount) of the parent's succeeded follow-ups of one kind."""
-    row = conn.execute(
-        select(func.count(), func.coalesce(func.sum(L.c.amount), 0)).where(
-            L.c.parent_id == parent_id, L.c.operation == operation, L.c.status == "succeeded"
-        )
-    ).one()
-    return int(row[0]), int(row[1])
+def children(conn: Connection, parent_id: str) -> dict[str, tuple[int, int]]:
+    """operation -> (count, amount) of the parent's succeeded follow-ups."""
+    rows = conn.execute(
+        select(L.c.operation, func.count(), func.coalesce(func.sum(L.c.amount), 0))
+        .where(L.c.parent_id == parent_id, L.c.status == "succeeded")
+        .group_by(L.c.operation)
+    )
+    return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
 
 def decide_challenge(engine: Engine, entry_id: str, approve: bool) -> LedgerEntry | None:

@@ -5,30 +5,51 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import delete
 
 from cardshield.cards import CVV, PAN, Expiry
 from cardshield.gateways.base import AuthorizeRequest, FollowUpRequest, Money
 from cardshield.gateways.sandbox import SandboxConnector, build
 from cardshield.storage import make_engine, upgrade
+from cardshield.storage.schema import sandbox_ledger
 from cardshield.vault import CardData
+from tests.databases import postgres_database, sqlite_database
 
 SECRET = "whsec_test_sandbox"
 ACCOUNT = "sbx_acct_shop"
 
 
-@pytest.fixture
-def sandbox(database_url: str) -> Iterator[SandboxConnector]:
-    setup = make_engine(database_url)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def ledger_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One migrated database per module and kind (SQLite, PostgreSQL)."""
+    if request.param == "sqlite":
+        urls: Iterator[str] = iter([sqlite_database(tmp_path_factory.mktemp("sandbox"))])
+    else:
+        urls = postgres_database()
+    url = next(urls)
+    setup = make_engine(url)
     upgrade(setup)
     setup.dispose()
+    yield url
+    for _ in urls:  # drops the PostgreSQL database
+        pass
+
+
+@pytest.fixture
+def sandbox(ledger_url: str) -> Iterator[SandboxConnector]:
+    """A sandbox on an empty ledger."""
     connector = build(
         {
-            "database_url": database_url,
+            "database_url": ledger_url,
             "secret": SECRET,
             "public_base": "https://cs.example",
             "slow_ms": 300,
         }
     )
+    with connector.engine.begin() as conn:
+        conn.execute(delete(sandbox_ledger))
     yield connector
     connector.close()
 

@@ -185,12 +185,12 @@ def test_no_card_data_in_results_ledger_or_logs(
     assert "123" not in repr(card(CANARY_PAN))
 
 
-def test_registry_builds_the_sandbox(database_url: str, sandbox: SandboxConnector) -> None:
-    built = get_connector("sandbox", {"database_url": database_url, "delay_ms": "0"})
+def test_registry_builds_the_sandbox(ledger_url: str, sandbox: SandboxConnector) -> None:
+    built = get_connector("sandbox", {"database_url": ledger_url, "delay_ms": "0"})
     assert isinstance(built, SandboxConnector) and built.name == "sandbox"
     built.close()
     with pytest.raises(ConfigError, match="database_url"):
         get_connector("sandbox", {})
     with pytest.raises(ConfigError, match="invalid number"):
-        get_connector("sandbox", {"database_url": database_url, "delay_ms": "soon"})
+        get_connector("sandbox", {"database_url": ledger_url, "delay_ms": "soon"})
     assert ACCOUNT.startswith("sbx_")

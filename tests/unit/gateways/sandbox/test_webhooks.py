@@ -16,7 +16,6 @@ from cardshield.gateways.base import GatewayStatus, WebhookSignatureError
 from cardshield.gateways.sandbox import SandboxConnector, build
 from cardshield.gateways.sandbox import webhooks as wh
 from cardshield.gateways.sandbox.transformers import LedgerEntry
-from cardshield.storage import make_engine, upgrade
 from tests.conftest import CANARY_PAN, assert_no_card_data
 from tests.unit.gateways.sandbox.conftest import SECRET, auth
 
@@ -110,18 +109,18 @@ def receiver() -> Iterator[str]:
     server.server_close()
 
 
-def test_the_sandbox_sends_signed_webhooks(database_url: str, receiver: str) -> None:
-    setup = make_engine(database_url)
-    upgrade(setup)
-    setup.dispose()
-    sandbox = build({"database_url": database_url, "secret": SECRET, "webhook_url": receiver})
+def test_the_sandbox_sends_signed_webhooks(
+    sandbox: SandboxConnector, ledger_url: str, receiver: str
+) -> None:
+    # The fixture emptied the ledger; this sandbox also posts its webhooks to the receiver.
+    sender = build({"database_url": ledger_url, "secret": SECRET, "webhook_url": receiver})
     try:
-        sandbox.authorize(auth("hook", 4100, number=CANARY_PAN, capture=True))
+        sender.authorize(auth("hook", 4100, number=CANARY_PAN, capture=True))
         assert _Receiver.arrived.wait(10)
         header, body = _Receiver.received[0]
         wh.verify(SECRET, header, body, now=time.time())
         assert json.loads(body)["data"]["object"]["amount"] == 4100
         assert_no_card_data(body)
     finally:
-        sandbox.close()
+        sender.close()
     assert wh.send("http://127.0.0.1:9/nothing", {}, b"{}", timeout=1) == 0
