@@ -10,13 +10,16 @@ from fastapi.testclient import TestClient
 
 from cardshield.config import Settings
 from cardshield.crypto.kms import open_kms
+from cardshield.gateways import get_connector
+from cardshield.payments.service import PaymentService
 from cardshield.runtime import Runtime
-from cardshield.security.apikeys import create_key
+from cardshield.security.apikeys import SCOPES, create_key
 from cardshield.storage import make_engine, upgrade
 from cardshield.vault import MemoryCVVStore, Vault
 from cardshield.web.app import create_app
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+SANDBOX_SECRET = "whsec_sandbox_test"
 
 
 @dataclass
@@ -44,7 +47,9 @@ def api(database_url: str, caplog: pytest.LogCaptureFixture) -> Iterator[Api]:
     kms = open_kms("memory:")
     store = MemoryCVVStore()
     vault = Vault(engine, kms, store)
-    runtime = Runtime(Settings(), engine, kms, store, vault)
+    connector = get_connector("sandbox", {"database_url": database_url, "secret": SANDBOX_SECRET})
+    payments = PaymentService(engine, vault, lambda merchant_id: (connector, merchant_id))
+    runtime = Runtime(Settings(), engine, kms, store, vault, payments)
     merchant = vault.create_merchant("shop", now=NOW)
     other = vault.create_merchant("other", now=NOW)
     with engine.begin() as conn:
@@ -53,7 +58,7 @@ def api(database_url: str, caplog: pytest.LogCaptureFixture) -> Iterator[Api]:
             now=NOW,
             merchant_id=merchant,
             kind="secret",
-            scopes=["tokens:read", "payments:read", "payments:write"],
+            scopes=sorted(SCOPES),
         )
         pk = create_key(
             conn,

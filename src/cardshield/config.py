@@ -8,6 +8,7 @@ ignored, so a typo cannot leave a default (say, the local dev key file) in force
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -40,6 +41,17 @@ class Settings(BaseModel):
     )
     token_ttl_minutes: int = Field(default=15, ge=1, le=60 * 24)
     cvv_ttl_minutes: int = Field(default=10, ge=1, le=60)
+    connector: str = Field(default="sandbox", description="Payment processor connector.")
+    connector_options: dict[str, str | int | bool] = Field(
+        default_factory=dict,
+        description="Connector settings (keys, account, base URL); a TOML table or JSON.",
+    )
+    public_url: str = Field(
+        default="", description="Base URL browsers use to reach cardshield (hosted fields, 3DS)."
+    )
+    allow_http_loopback_webhooks: bool = Field(
+        default=False, description="Let webhook endpoints be http://localhost (demo, tests)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     host: str = "127.0.0.1"
@@ -48,6 +60,10 @@ class Settings(BaseModel):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'vault.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def effective_kms_url(self) -> str:
@@ -68,17 +84,27 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return dict(section)
 
 
-def _from_env(env: Mapping[str, str]) -> dict[str, str]:
+def _from_env(env: Mapping[str, str]) -> dict[str, object]:
     known = set(Settings.model_fields)
-    values: dict[str, str] = {}
+    values: dict[str, object] = {}
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
             continue
         key = name[len(ENV_PREFIX) :].lower()
         if key not in known:
             raise ConfigError(f"unknown setting {name} (known: {', '.join(sorted(known))})")
-        values[key] = value
+        values[key] = _json_setting(name, value) if key in _JSON_SETTINGS else value
     return values
+
+
+_JSON_SETTINGS = frozenset({"connector_options"})
+
+
+def _json_setting(name: str, value: str) -> object:
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ConfigError(f"invalid setting {name}: not valid JSON", param=name) from exc
 
 
 def load_settings(

@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 
 from cardshield.config import Settings
 from cardshield.crypto.kms import KMSProvider, open_kms
+from cardshield.gateways import Connector, get_connector
+from cardshield.payments.service import PaymentService
 from cardshield.storage import check_current, make_engine
 from cardshield.vault import CVVStore, MemoryCVVStore, RedisCVVStore, Vault, VaultPolicy
 
@@ -21,6 +23,7 @@ class Runtime:
     kms: KMSProvider
     cvv_store: CVVStore
     vault: Vault
+    payments: PaymentService
 
     def close(self) -> None:
         self.kms.close()
@@ -37,6 +40,15 @@ def vault_policy(settings: Settings) -> VaultPolicy:
     )
 
 
+def connector_from(settings: Settings) -> Connector:
+    """The configured processor connector; the sandbox keeps its ledger in our database."""
+    options: dict[str, object] = dict(settings.connector_options)
+    if settings.connector == "sandbox":
+        options.setdefault("database_url", settings.effective_database_url)
+        options.setdefault("public_base", settings.effective_public_url)
+    return get_connector(settings.connector, options)
+
+
 def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
     """Open everything the vault needs; raise a CardshieldError naming what is wrong."""
     engine = make_engine(settings.effective_database_url)
@@ -49,4 +61,8 @@ def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
     )
     store.check()
     vault = Vault(engine, kms, store, vault_policy(settings))
-    return Runtime(settings, engine, kms, store, vault)
+    connector = connector_from(settings)
+    # One processor account per merchant: the merchant id names it (sandbox accounts; the
+    # real processors read their account from the connector options).
+    payments = PaymentService(engine, vault, lambda merchant_id: (connector, merchant_id))
+    return Runtime(settings, engine, kms, store, vault, payments)

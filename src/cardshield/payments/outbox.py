@@ -63,3 +63,50 @@ def emit_event(
                 )
             )
     return event_id
+
+
+def event_dict(row: Any) -> dict[str, Any]:
+    """The public shape of an event (what webhooks deliver and ``/v1/events`` lists)."""
+    return {
+        "id": row.id,
+        "object": "event",
+        "type": row.type,
+        "created": int(row.created_at.timestamp()),
+        "data": row.data,
+    }
+
+
+def get_event(conn: Connection, merchant_id: str, event_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(events).where(events.c.id == event_id, events.c.merchant_id == merchant_id)
+    ).first()
+    return None if row is None else event_dict(row)
+
+
+def list_events(
+    conn: Connection,
+    merchant_id: str,
+    *,
+    limit: int,
+    starting_after: str | None = None,
+    type: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Newest first; ``starting_after`` is the last id of the previous page."""
+    query = select(events).where(events.c.merchant_id == merchant_id)
+    if type is not None:
+        query = query.where(events.c.type == type)
+    if starting_after is not None:
+        cursor = conn.execute(
+            select(events.c.created_at, events.c.id).where(
+                events.c.id == starting_after, events.c.merchant_id == merchant_id
+            )
+        ).first()
+        if cursor is not None:
+            query = query.where(
+                (events.c.created_at < cursor.created_at)
+                | ((events.c.created_at == cursor.created_at) & (events.c.id < cursor.id))
+            )
+    rows = conn.execute(
+        query.order_by(events.c.created_at.desc(), events.c.id.desc()).limit(limit + 1)
+    ).all()
+    return [event_dict(r) for r in rows[:limit]], len(rows) > limit

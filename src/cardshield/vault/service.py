@@ -318,6 +318,28 @@ class Vault:
         )
         yield card
 
+    def save_card(
+        self, merchant_id: str, token: str, *, now: datetime, actor: str = "api"
+    ) -> CardRecord:
+        """Turn a single-use token into a reusable one (a saved card); consumes the token.
+
+        The same card saved twice gives the same reusable token (fingerprint dedup). The CVV
+        is not carried over: it may only serve the authorization it was collected for.
+        """
+        with self.use_for_forwarding(
+            merchant_id, token, now=now, actor=actor, purpose="save_card"
+        ) as card:
+            return self.tokenize(
+                merchant_id,
+                card.pan,
+                card.expiry,
+                None,
+                now=now,
+                single_use=False,
+                dedup=True,
+                actor=actor,
+            )
+
     def delete(self, merchant_id: str, token: str, *, now: datetime, actor: str = "api") -> None:
         with self.engine.begin() as conn:
             result = conn.execute(

@@ -13,7 +13,17 @@ from cardshield.runtime import Runtime
 from cardshield.web import errors
 from cardshield.web.background import Job, Scheduler
 from cardshield.web.middleware import CardshieldMiddleware
-from cardshield.web.routers import elements, health, tokens
+from cardshield.web.routers import (
+    elements,
+    events,
+    forward,
+    gateway_webhooks,
+    health,
+    payment_methods,
+    payments,
+    tokens,
+    webhook_endpoints,
+)
 
 DESCRIPTION = """\
 The cardshield API. Server calls use a secret key (`Authorization: Bearer sk_...`); the
@@ -53,6 +63,16 @@ def create_app(
     app.state.clock = clock
     errors.install(app)
     app.add_middleware(CardshieldMiddleware)
-    for module in (health, tokens, elements):
+    for module in (
+        health,
+        tokens,
+        payments,
+        payment_methods,
+        events,
+        webhook_endpoints,
+        forward,
+        gateway_webhooks,
+        elements,
+    ):
         app.include_router(module.router)
     return app
