@@ -18,8 +18,8 @@ from cardshield.security.permissions import PUBLIC, iter_routes, route_access
 from cardshield.web import sri
 from cardshield.web.middleware import OMIT_DEFAULTS_HEADER, CardshieldMiddleware
 from cardshield.web.routers.elements import sanitize_style
-from tests.databases import sqlite_database
 from tests.apps import NOW, Api
+from tests.databases import sqlite_database
 
 STATIC = Path(sri.__file__).parent / "static" / "elements" / "v1"
 SHOP = "https://shop.example"

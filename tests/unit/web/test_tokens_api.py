@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
 from tests.apps import Api
+from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
 
 CARD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2030, "cvc": CANARY_CVV}
 
