@@ -9,8 +9,9 @@
 * A claim whose lock expired (the process that held it died) may be taken over by the next
   retry, which then resumes the work. Gateway calls use keys derived from the merchant's key
   (:func:`gateway_key`), so a resumed call is a no-op at the processor.
-* Errors of 500 and above (the processor did not answer, say) are not stored: the claim is
-  released, so a retry with the same key resumes the operation and gets its real outcome.
+* Errors of 500 and above (the processor did not answer, say) and 409 conflicts with other
+  requests are not stored: the claim is released, so a retry with the same key runs again
+  (and resumes the operation, getting its real outcome).
 * Keys are pruned after 24 hours (:func:`prune_idempotency_keys`).
 """
 
@@ -60,6 +61,13 @@ class Stored:
     status: int
     body: dict[str, Any]
     payment_id: str | None
+
+
+def storable(exc: CardshieldError) -> bool:
+    """Whether an error is the request's answer (stored and replayed) or a passing state:
+    5xx (the outcome is unknown) and 409 (a conflict with another request) are not stored,
+    as Stripe does not store them; a retry with the same key runs again."""
+    return exc.http_status < 500 and exc.http_status != 409
 
 
 def check_key(key: str) -> str:
@@ -212,7 +220,7 @@ def run_claimed(
     try:
         status, body = fn(got)
     except CardshieldError as exc:
-        if exc.http_status >= 500:
+        if not storable(exc):
             # Outcome unknown (processor timeout...): not stored, so a retry resumes it.
             release(engine, got, now=now, payment_id=getattr(exc, "payment_id", None))
             raise
@@ -235,8 +243,8 @@ def run_idempotent(
     """Run ``fn`` once per (merchant, key); replay its first (status, body) afterwards.
 
     ``fn`` returns (status, body) or raises a :class:`CardshieldError` (4xx: stored as its
-    error object; 5xx: not stored, re-raised). 409s and 400 ``idempotency_key_invalid`` are
-    raised, never stored.
+    error object; 5xx and 409: not stored, re-raised). The key's own 409s and 400
+    ``idempotency_key_invalid`` are raised, never stored.
     """
     status, body, _ = run_claimed(
         engine,
@@ -293,7 +301,7 @@ def run_view(
     try:
         view = work(got)
     except CardshieldError as exc:
-        if exc.http_status >= 500:  # outcome unknown: a retry with this key resumes it
+        if not storable(exc):  # outcome unknown or a passing conflict: a retry runs again
             release(engine, got, now=now, payment_id=getattr(exc, "payment_id", None))
             raise
         complete(engine, got, exc.http_status, exc.to_dict())

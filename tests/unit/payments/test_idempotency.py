@@ -15,6 +15,7 @@ from cardshield.payments.errors import (
     IdempotencyKeyInUse,
     IdempotencyKeyInvalid,
     IdempotencyKeyReused,
+    OperationInProgress,
     PaymentProcessing,
 )
 from cardshield.payments.idempotency import (
@@ -107,6 +108,15 @@ def test_server_errors_are_not_stored_and_crashes_wait_for_the_lock(env: PayEnv)
         engine, merchant_id=m, key="t", request_hash=H1, now=NOW, fn=lambda: (200, {"ok": 1})
     )
     assert resumed == (200, {"ok": 1}) and attempts == ["unknown"]
+
+    def busy() -> tuple[int, dict[str, Any]]:
+        raise OperationInProgress  # 409: a passing conflict, not this request's answer
+
+    with pytest.raises(OperationInProgress):
+        run_idempotent(engine, merchant_id=m, key="b", request_hash=H1, now=NOW, fn=busy)
+    assert run_idempotent(
+        engine, merchant_id=m, key="b", request_hash=H1, now=NOW, fn=lambda: (200, {"ok": 3})
+    ) == (200, {"ok": 3})
 
     def crash() -> tuple[int, dict[str, Any]]:
         raise RuntimeError("killed")
