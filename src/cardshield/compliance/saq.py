@@ -1,0 +1,197 @@
+"""SAQ selection: one SAQ per payment channel, then the one SAQ (or set of SAQs) overall.
+
+The eligibility criteria are data (``rules/saq.yaml``); this module only turns answers into
+the facts of each channel, tries the SAQs from the least to the most demanding, and explains
+the outcome: the criteria that hold for the chosen SAQ and the criteria that rule out each less
+demanding SAQ of the same kind ("near misses").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cardshield.compliance.answers import Answers
+from cardshield.compliance.conditions import AnyOf, Compare, Condition, Facts, RulesError
+from cardshield.compliance.rules import CHANNELS, Criterion, Method, Rulebook, Saq, Source, Text
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One decision, why it was taken, and the public texts it rests on."""
+
+    decision: str
+    because: str
+    rule: str
+    sources: tuple[Source, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "because": self.because,
+            "source": "; ".join(s.title for s in self.sources),
+            "rule": self.rule,
+            "urls": sorted({s.url for s in self.sources}),
+        }
+
+
+def reason_from(decision: str, rule: str, text: Text, facts: Mapping[str, object]) -> Reason:
+    """Fill a rule's ``because`` template (numbers with thousands separators)."""
+    shown = {
+        k: f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else v
+        for k, v in facts.items()
+    }
+    return Reason(decision, text.because.format_map(shown), rule, text.sources)
+
+
+@dataclass(frozen=True)
+class ChannelResult:
+    channel: str
+    method: str
+    saq: str
+    eligible: tuple[str, ...]
+    facts: Mapping[str, Any]
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class SaqResult:
+    overall: str
+    channels: tuple[ChannelResult, ...]
+    alternatives: tuple[str, ...]
+    asv: bool
+    asv_because: str
+    reasons: tuple[Reason, ...]
+
+    def per_channel(self) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for ch in self.channels:
+            out.setdefault(ch.channel, {})[ch.method] = ch.saq
+        return out
+
+
+def channel_facts(answers: Answers, method: Method) -> dict[str, Any]:
+    """The facts the SAQ criteria read, for one method of one channel."""
+    entry = method.entry_point
+    if entry == "keyed":
+        # Staff key what they hear; where they key it decides the SAQ.
+        entry = answers.phone_keying_into or "merchant_systems"
+    return {
+        "entity": answers.entity,
+        "cardshield_is_tpsp": answers.cardshield_operator == "service_provider",
+        "channel": method.channel,
+        "method": method.name,
+        "entry_point": entry,
+        "embedded": method.embedded,
+        "isolated_device": answers.isolated_device,
+        "pos_isolated": answers.pos_isolated,
+        "script_controls": answers.script_controls,
+        "provider_confirmation": answers.provider_confirmation,
+        "card_data_in_merchant_systems": answers.card_data_in_merchant_systems,
+        "card_data_in_recordings": answers.card_data_in_recordings,
+        "card_data_on_merchant_telephony": answers.card_data_on_merchant_telephony,
+    }
+
+
+def _vacuous(condition: Condition, facts: Facts) -> bool:
+    """True for ``any: [{fact: channel, ...}, ...]`` criteria met only because of the channel."""
+    if not isinstance(condition, AnyOf):
+        return False
+    return any(
+        isinstance(part, Compare) and part.fact == "channel" and part.holds(facts)
+        for part in condition.parts
+    )
+
+
+def _explain_met(saq: Saq, facts: Facts, label: str) -> list[Reason]:
+    decision = f"{label}: SAQ {saq.code}"
+    shown = [c for c in saq.criteria if not c.quiet and not _vacuous(c.when, facts)]
+    if not shown:  # SAQ D: no criterion but being a merchant
+        because = f"{saq.title}; no less demanding SAQ's criteria all hold for this channel."
+        return [Reason(decision, because, f"saq.{saq.code}", saq.sources)]
+    return [Reason(decision, c.text, c.id, c.sources) for c in shown]
+
+
+def _explain_missed(saq: Saq, failing: list[Criterion], label: str) -> Reason:
+    because = "Requires: " + " Also requires: ".join(c.text for c in failing)
+    sources = tuple(dict.fromkeys(s for c in failing for s in c.sources))
+    return Reason(f"{label}: not SAQ {saq.code}", because, failing[0].id, sources)
+
+
+def evaluate_channel(rules: Rulebook, answers: Answers, method: Method) -> ChannelResult:
+    facts = channel_facts(answers, method)
+    label = f"{method.channel}/{method.name}"
+    eligible = [s for s in rules.saqs if all(c.when.holds(facts) for c in s.criteria)]
+    if not eligible:
+        raise RulesError(f"no SAQ is open to {label}; the rules lack a catch-all SAQ")
+    chosen = eligible[0]
+    reasons = []
+    for saq in rules.saqs:
+        if saq is chosen:
+            break
+        failing = [c for c in saq.criteria if not c.when.holds(facts)]
+        near = method.channel in saq.relevant_to and all(
+            c.when.holds(facts) for c in saq.criteria if c.defines
+        )
+        if failing and near:
+            reasons.append(_explain_missed(saq, failing, label))
+    reasons.extend(_explain_met(chosen, facts, label))
+    if method.scope is not None and chosen.code in method.scope_saqs:
+        reasons.append(reason_from(f"{label}: scope", f"method.{method.name}", method.scope, {}))
+    return ChannelResult(
+        method.channel,
+        method.name,
+        chosen.code,
+        tuple(s.code for s in eligible),
+        facts,
+        tuple(reasons),
+    )
+
+
+def _methods(rules: Rulebook, answers: Answers) -> Iterable[Method]:
+    for channel in CHANNELS:
+        for name in answers.channels.get(channel, ()):
+            yield rules.methods[(channel, name)]
+
+
+def select_saq(rules: Rulebook, answers: Answers) -> SaqResult:
+    """Per-channel SAQs and the overall decision (single SAQ, or SAQ D / one SAQ per channel)."""
+    channels = tuple(evaluate_channel(rules, answers, m) for m in _methods(rules, answers))
+    reasons = [r for ch in channels for r in ch.reasons]
+    alternatives: tuple[str, ...] = ()
+    if not channels:
+        fallback = "D-SP" if answers.entity == "service_provider" else "D"
+        overall = rules.saq(fallback)
+        text = rules.overall["none"]
+        reasons.append(
+            reason_from(f"overall: SAQ {fallback}", "saq.overall.none", text, {"saq": fallback})
+        )
+        return SaqResult(
+            fallback, channels, (), overall.asv_when.holds({}), overall.asv_because, tuple(reasons)
+        )
+    common = [s for s in rules.saqs if all(s.code in ch.eligible for ch in channels)]
+    overall = common[0]
+    chosen = list(dict.fromkeys(ch.saq for ch in channels))
+    names = ", ".join(f"{ch.channel}/{ch.method}" for ch in channels)
+    if overall.code in ("D", "D-SP") and chosen != [overall.code]:
+        alternatives = tuple(chosen)
+        facts = {
+            "per_channel": ", ".join(f"{ch.channel}/{ch.method} {ch.saq}" for ch in channels),
+            "fallback": overall.code,
+            "alternatives": " + ".join(alternatives),
+        }
+        reasons.append(
+            reason_from(
+                f"overall: SAQ {overall.code}", "saq.overall.split", rules.overall["split"], facts
+            )
+        )
+    else:
+        facts = {"saq": overall.code, "channels": names}
+        reasons.append(
+            reason_from(
+                f"overall: SAQ {overall.code}", "saq.overall.single", rules.overall["single"], facts
+            )
+        )
+    asv = any(overall.asv_when.holds(ch.facts) for ch in channels)
+    return SaqResult(overall.code, channels, alternatives, asv, overall.asv_because, tuple(reasons))
