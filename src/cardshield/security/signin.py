@@ -164,9 +164,19 @@ class SignIn:
         return True
 
     def check_second_factor(
-        self, *, now: datetime, operator_id: str, code: str, ip: str | None = None
+        self,
+        *,
+        now: datetime,
+        operator_id: str,
+        code: str,
+        ip: str | None = None,
+        purpose: str = "login",
     ) -> Operator:
-        """Step 2: a TOTP code (not used before) or an unused recovery code."""
+        """Step 2: a TOTP code (not used before) or an unused recovery code.
+
+        ``purpose`` names the audit action on success: ``operator.login`` or, for a
+        confirmation before a sensitive action, ``operator.reauth``.
+        """
         with self.ops.engine.begin() as conn:
             row = conn.execute(select(operators).where(operators.c.id == operator_id)).first()
             if row is None or row.disabled_at is not None or row.totp_secret is None:
@@ -193,7 +203,9 @@ class SignIn:
                 return True
 
             if not self._failed(conn, operator, now, check):
-                return self._signed_in(conn, operator, now, method=method[0], ip=ip)
+                return self._signed_in(
+                    conn, operator, now, method=method[0], ip=ip, action=f"operator.{purpose}"
+                )
         raise SignInFailed
 
     def _second_factor(self, conn: Connection, row: Any, code: str, now: datetime) -> str | None:
@@ -234,7 +246,14 @@ class SignIn:
         return "totp"
 
     def _signed_in(
-        self, conn: Connection, operator: Operator, now: datetime, *, method: str, ip: str | None
+        self,
+        conn: Connection,
+        operator: Operator,
+        now: datetime,
+        *,
+        method: str,
+        ip: str | None,
+        action: str = "operator.login",
     ) -> Operator:
         conn.execute(
             update(operators)
@@ -248,7 +267,7 @@ class SignIn:
             conn,
             now=now,
             actor=f"operator:{operator.id}",
-            action="operator.login",
+            action=action,
             merchant_id=operator.merchant_id,
             target=operator.id,
             details=details,

@@ -39,20 +39,26 @@ def _env(engine: Engine) -> dict[str, str]:
 def test_users_lifecycle(engine: Engine) -> None:
     env = _env(engine)
     added = runner.invoke(
-        app, ["users", "add", "Alice", "--role", "admin", "--name", "Alice A"],
-        input=f"{PASSWORD}\n{PASSWORD}\n", env=env,
-    )  # fmt: skip
+        app,
+        ["users", "add", "Alice", "--role", "admin", "--name", "Alice A"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+        env=env,
+    )
     assert added.exit_code == 0, added.output
     assert "created op_" in added.output and PASSWORD not in added.output
     stdin = runner.invoke(
-        app, ["users", "add", "bob", "--role", "operator", "--password-stdin"],
-        input=f"{PASSWORD}\n", env=env,
-    )  # fmt: skip
+        app,
+        ["users", "add", "bob", "--role", "operator", "--password-stdin"],
+        input=f"{PASSWORD}\n",
+        env=env,
+    )
     assert stdin.exit_code == 0, stdin.output
     weak = runner.invoke(
-        app, ["users", "add", "carl", "--role", "agent", "--password-stdin"],
-        input="password1234\n", env=env,
-    )  # fmt: skip
+        app,
+        ["users", "add", "carl", "--role", "agent", "--password-stdin"],
+        input="password1234\n",
+        env=env,
+    )
     assert weak.exit_code == 2 and "commonly used" in weak.output
     bad_role = runner.invoke(app, ["users", "add", "dora", "--role", "root"], env=env)
     assert bad_role.exit_code == 2 and "unknown role" in bad_role.output
@@ -73,9 +79,11 @@ def test_users_lifecycle(engine: Engine) -> None:
     missing = runner.invoke(app, ["users", "disable", "nobody"], env=env)
     assert missing.exit_code == 2 and "No such operator" in missing.output
     new_pw = runner.invoke(
-        app, ["users", "set-password", "bob", "--password-stdin"],
-        input="another-long-secret-9\n", env=env,
-    )  # fmt: skip
+        app,
+        ["users", "set-password", "bob", "--password-stdin"],
+        input="another-long-secret-9\n",
+        env=env,
+    )
     assert new_pw.exit_code == 0, new_pw.output
     with engine.connect() as conn:
         bob = conn.execute(select(operators).where(operators.c.username == "bob")).one()
@@ -115,9 +123,10 @@ def test_audit_export_json_lines(engine: Engine, tmp_path: Path) -> None:
     assert len(first["content_hash"]) == 64 and first["occurred_at"].endswith("Z")
     assert_no_card_data(out.output)
     only_cards = runner.invoke(
-        app, ["audit", "export", "--since", "7d", "--action", "card.", "-o", str(tmp_path / "x")],
+        app,
+        ["audit", "export", "--since", "7d", "--action", "card.", "-o", str(tmp_path / "x")],
         env=env,
-    )  # fmt: skip
+    )
     assert only_cards.exit_code == 0 and "exported 2 entries" in only_cards.output
     written = (tmp_path / "x").read_text().splitlines()
     assert [json.loads(line)["action"] for line in written] == ["card.tokenize", "card.use"]

@@ -3,6 +3,7 @@ a settable clock, and helpers that sign in through the real pages."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from sqlalchemy import Engine
 from cardshield.config import Settings
 from cardshield.crypto import Secret
 from cardshield.crypto.kms import open_kms
+from cardshield.gateways import get_connector
+from cardshield.payments.service import PaymentService
 from cardshield.runtime import Runtime
 from cardshield.security import totp
 from cardshield.security.operators import Operator
@@ -61,13 +64,8 @@ class Console:
     def engine(self) -> Engine:
         return self.runtime.engine
 
-    def client(self, **kwargs: object) -> TestClient:
-        return TestClient(
-            self.app,
-            base_url=BASE_URL,
-            raise_server_exceptions=False,
-            **kwargs,  # type: ignore[arg-type]
-        )
+    def client(self) -> TestClient:
+        return TestClient(self.app, base_url=BASE_URL, raise_server_exceptions=False)
 
     def add_operator(
         self, username: str, role: Role | str, *, merchant: str | None = None
@@ -100,7 +98,7 @@ class Console:
             enroll = client.get("/console/enroll")
             secret = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]+)<', enroll.text)
             assert secret is not None, enroll.text
-            self.seeds[username] = Secret(_b32decode(secret.group(1)))
+            self.seeds[username] = Secret(b32decode(secret.group(1)))
             done = client.post(
                 "/console/enroll",
                 data={"code": self.code(username), "csrf_token": csrf_of(enroll.text)},
@@ -124,9 +122,8 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def _b32decode(text: str) -> bytes:
-    import base64
-
+def b32decode(text: str) -> bytes:
+    """The seed behind the key an enrollment page shows for manual entry."""
     return base64.b32decode(text + "=" * (-len(text) % 8))
 
 
@@ -136,7 +133,9 @@ def build_console(database_url: str, clock: Clock | None = None) -> Console:
     kms = open_kms("memory:")
     store = MemoryCVVStore()
     vault = Vault(engine, kms, store)
-    runtime = Runtime(Settings(), engine, kms, store, vault)
+    sandbox = get_connector("sandbox", {"database_url": database_url, "pool_size": 2})
+    payments = PaymentService(engine, vault, lambda merchant_id: (sandbox, merchant_id))
+    runtime = Runtime(Settings(), engine, kms, store, vault, payments)
     clock = clock or Clock()
     merchant = vault.create_merchant("shop", now=clock())
     other = vault.create_merchant("other shop", now=clock())

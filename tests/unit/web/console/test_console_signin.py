@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from cardshield.crypto import Secret
 from cardshield.security import totp
 from cardshield.security.signin import MAX_FAILED_ATTEMPTS
 from cardshield.storage.schema import audit_log
 from cardshield.web.console.routing import CONSOLE_CSP, DENIED_HEADER
 from tests.unit.security.operator_support import PASSWORD
-from tests.unit.web.console.support import Console, console_fixture, csrf_of
+from tests.unit.web.console.support import Console, b32decode, console_fixture, csrf_of
 
 console = console_fixture("sqlite")
 
@@ -32,7 +34,9 @@ def _actions(c: Console) -> list[tuple[str, str]]:
         return [(r.action, r.outcome) for r in rows]
 
 
-def _password_step(c: Console, client: TestClient, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+def _password_step(
+    c: Console, client: TestClient, username: str, password: str = PASSWORD
+) -> httpx.Response:
     page = client.get("/console/login")
     return client.post(
         "/console/login",
@@ -97,10 +101,8 @@ def test_recovery_code_works_once_through_the_page(console: Console) -> None:
     assert secret is not None
     qr = re.search(r"<svg[^>]*class=\"qr\"", enroll.text)
     assert qr is not None, "the QR code is drawn inline, not fetched"
-    from cardshield.crypto import Secret
-    from tests.unit.web.console.support import _b32decode
 
-    c.seeds["rita"] = Secret(_b32decode(secret.group(1)))
+    c.seeds["rita"] = Secret(b32decode(secret.group(1)))
     shown = client.post(
         "/console/enroll", data={"code": c.code("rita"), "csrf_token": csrf_of(enroll.text)}
     )
