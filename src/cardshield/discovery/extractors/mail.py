@@ -8,16 +8,17 @@ base64 or quoted-printable body is found.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import io
 import re
 from collections.abc import Iterator
-from email.message import Message
+from typing import TYPE_CHECKING
 
 from cardshield.discovery.blob import READ_ERRORS, Blob, Hint
 from cardshield.discovery.context import FileContext
 from cardshield.discovery.errors import ExtractError
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 _UNSAFE = re.compile(r"[!\x00-\x1f]")
 _BOUNDARY = re.compile(r"(?i)boundary=(?:\"[^\"]*\"|[^;\s]*)")
@@ -75,6 +76,9 @@ def _parts(message: Message, prefix: str, blob: Blob, ctx: FileContext) -> Itera
 
 
 def _parse(data: bytes) -> Message:
+    import email  # the e-mail package loads only when a message is met
+    import email.policy
+
     try:
         return email.message_from_bytes(data, policy=email.policy.compat32)
     except Exception as exc:
