@@ -17,6 +17,7 @@ from cardshield import __version__
 from cardshield.commands import apikeys, audit, cards, db, keys, merchants, redact, serve, vault
 from cardshield.commands import dtmf as dtmf_command
 from cardshield.commands import payments as payments_command
+from cardshield.commands import saq as saq_command
 from cardshield.commands import scan as scan_command
 from cardshield.commands import users as users_command
 from cardshield.commands import webhooks as webhooks_command
@@ -46,6 +47,7 @@ app.add_typer(dtmf_command.app, name="dtmf")
 app.add_typer(users_command.app, name="users")
 app.add_typer(webhooks_command.app, name="webhooks")
 app.add_typer(payments_command.app, name="payments")
+app.add_typer(saq_command.app, name="saq")
 
 
 def _version(value: bool) -> None:

@@ -39,6 +39,7 @@ class Advice:
             "saq": {
                 "overall": self.saq.overall,
                 "per_channel": self.saq.per_channel(),
+                "per_method": self.saq.per_method(),
                 "alternatives": list(self.saq.alternatives),
                 "asv_scans": self.saq.asv,
             },

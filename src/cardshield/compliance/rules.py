@@ -314,7 +314,15 @@ def load_rules() -> Rulebook:
     saq_data = _map(_read("saq.yaml"), "saq.yaml")
     level_data = _map(_read("levels.yaml"), "levels.yaml")
     req_data = _map(_read("requirements.yaml"), "requirements.yaml")
-    overall_facts = ("saq", "channels", "per_channel", "fallback", "alternatives")
+    overall_facts = (
+        "saq",
+        "channel",
+        "channels",
+        "methods",
+        "per_channel",
+        "fallback",
+        "alternatives",
+    )
     families = {
         int(k): " ".join(str(v).split()) for k, v in _map(req_data["families"], "f").items()
     }

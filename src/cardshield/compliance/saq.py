@@ -46,7 +46,7 @@ def reason_from(decision: str, rule: str, text: Text, facts: Mapping[str, object
 
 
 @dataclass(frozen=True)
-class ChannelResult:
+class MethodResult:
     channel: str
     method: str
     saq: str
@@ -56,19 +56,34 @@ class ChannelResult:
 
 
 @dataclass(frozen=True)
+class ChannelSaq:
+    """The SAQ of a whole channel: the least demanding one open to each of its methods."""
+
+    channel: str
+    saq: str
+    methods: tuple[MethodResult, ...]
+    covered: bool  # False: only SAQ D covers the methods together, though each has a lesser one
+
+    def alternatives(self) -> tuple[str, ...]:
+        if self.covered:
+            return (self.saq,)
+        return tuple(dict.fromkeys(m.saq for m in self.methods))
+
+
+@dataclass(frozen=True)
 class SaqResult:
     overall: str
-    channels: tuple[ChannelResult, ...]
+    channels: tuple[ChannelSaq, ...]
     alternatives: tuple[str, ...]
     asv: bool
     asv_because: str
     reasons: tuple[Reason, ...]
 
-    def per_channel(self) -> dict[str, dict[str, str]]:
-        out: dict[str, dict[str, str]] = {}
-        for ch in self.channels:
-            out.setdefault(ch.channel, {})[ch.method] = ch.saq
-        return out
+    def per_channel(self) -> dict[str, str]:
+        return {ch.channel: ch.saq for ch in self.channels}
+
+    def per_method(self) -> dict[str, dict[str, str]]:
+        return {ch.channel: {m.method: m.saq for m in ch.methods} for ch in self.channels}
 
 
 def channel_facts(answers: Answers, method: Method) -> dict[str, Any]:
@@ -119,7 +134,7 @@ def _explain_missed(saq: Saq, failing: list[Criterion], label: str) -> Reason:
     return Reason(f"{label}: not SAQ {saq.code}", because, failing[0].id, sources)
 
 
-def evaluate_channel(rules: Rulebook, answers: Answers, method: Method) -> ChannelResult:
+def evaluate_method(rules: Rulebook, answers: Answers, method: Method) -> MethodResult:
     facts = channel_facts(answers, method)
     label = f"{method.channel}/{method.name}"
     eligible = [s for s in rules.saqs if all(c.when.holds(facts) for c in s.criteria)]
@@ -139,7 +154,7 @@ def evaluate_channel(rules: Rulebook, answers: Answers, method: Method) -> Chann
     reasons.extend(_explain_met(chosen, facts, label))
     if method.scope is not None and chosen.code in method.scope_saqs:
         reasons.append(reason_from(f"{label}: scope", f"method.{method.name}", method.scope, {}))
-    return ChannelResult(
+    return MethodResult(
         method.channel,
         method.name,
         chosen.code,
@@ -155,43 +170,63 @@ def _methods(rules: Rulebook, answers: Answers) -> Iterable[Method]:
             yield rules.methods[(channel, name)]
 
 
+def _common(rules: Rulebook, methods: Iterable[MethodResult]) -> Saq:
+    """The least demanding SAQ open to every one of ``methods`` (SAQ D is open to all)."""
+    methods = tuple(methods)
+    return next(s for s in rules.saqs if all(s.code in m.eligible for m in methods))
+
+
+def _catch_all(code: str) -> bool:
+    return code in ("D", "D-SP")
+
+
+def _channel(rules: Rulebook, channel: str, methods: tuple[MethodResult, ...]) -> ChannelSaq:
+    saq = _common(rules, methods).code
+    lesser = list(dict.fromkeys(m.saq for m in methods))
+    return ChannelSaq(channel, saq, methods, covered=not (_catch_all(saq) and lesser != [saq]))
+
+
+def _channel_reason(rules: Rulebook, channel: ChannelSaq) -> Reason:
+    detail = ", ".join(f"{m.method} {m.saq}" for m in channel.methods)
+    key = "channel" if channel.covered else "channel_split"
+    facts = {"saq": channel.saq, "channel": channel.channel, "methods": detail}
+    facts["alternatives"] = " + ".join(channel.alternatives())
+    decision = f"{channel.channel}: SAQ {channel.saq}"
+    return reason_from(decision, f"saq.overall.{key}", rules.overall[key], facts)
+
+
 def select_saq(rules: Rulebook, answers: Answers) -> SaqResult:
-    """Per-channel SAQs and the overall decision (single SAQ, or SAQ D / one SAQ per channel)."""
-    channels = tuple(evaluate_channel(rules, answers, m) for m in _methods(rules, answers))
-    reasons = [r for ch in channels for r in ch.reasons]
-    alternatives: tuple[str, ...] = ()
-    if not channels:
-        fallback = "D-SP" if answers.entity == "service_provider" else "D"
-        overall = rules.saq(fallback)
+    """SAQs per method and channel, and overall: one SAQ, or SAQ D / one SAQ per channel."""
+    results = [evaluate_method(rules, answers, m) for m in _methods(rules, answers)]
+    reasons = [r for m in results for r in m.reasons]
+    channels = []
+    for name in CHANNELS:
+        methods = tuple(m for m in results if m.channel == name)
+        if methods:
+            channels.append(_channel(rules, name, methods))
+            if len(methods) > 1:
+                reasons.append(_channel_reason(rules, channels[-1]))
+    if not results:
+        code = "D-SP" if answers.entity == "service_provider" else "D"
         text = rules.overall["none"]
-        reasons.append(
-            reason_from(f"overall: SAQ {fallback}", "saq.overall.none", text, {"saq": fallback})
-        )
-        return SaqResult(
-            fallback, channels, (), overall.asv_when.holds({}), overall.asv_because, tuple(reasons)
-        )
-    common = [s for s in rules.saqs if all(s.code in ch.eligible for ch in channels)]
-    overall = common[0]
-    chosen = list(dict.fromkeys(ch.saq for ch in channels))
-    names = ", ".join(f"{ch.channel}/{ch.method}" for ch in channels)
-    if overall.code in ("D", "D-SP") and chosen != [overall.code]:
-        alternatives = tuple(chosen)
-        facts = {
-            "per_channel": ", ".join(f"{ch.channel}/{ch.method} {ch.saq}" for ch in channels),
-            "fallback": overall.code,
-            "alternatives": " + ".join(alternatives),
-        }
-        reasons.append(
-            reason_from(
-                f"overall: SAQ {overall.code}", "saq.overall.split", rules.overall["split"], facts
-            )
-        )
-    else:
-        facts = {"saq": overall.code, "channels": names}
-        reasons.append(
-            reason_from(
-                f"overall: SAQ {overall.code}", "saq.overall.single", rules.overall["single"], facts
-            )
-        )
-    asv = any(overall.asv_when.holds(ch.facts) for ch in channels)
-    return SaqResult(overall.code, channels, alternatives, asv, overall.asv_because, tuple(reasons))
+        reasons.append(reason_from(f"overall: SAQ {code}", "saq.overall.none", text, {"saq": code}))
+        saq = rules.saq(code)
+        return SaqResult(code, (), (), saq.asv_when.holds({}), saq.asv_because, tuple(reasons))
+    overall = _common(rules, results)
+    alternatives = tuple(dict.fromkeys(a for ch in channels for a in ch.alternatives()))
+    facts = {
+        "saq": overall.code,
+        "channels": ", ".join(ch.channel for ch in channels),
+        "per_channel": ", ".join(f"{ch.channel} {'/'.join(ch.alternatives())}" for ch in channels),
+        "fallback": overall.code,
+        "alternatives": " + ".join(alternatives),
+    }
+    key = "split" if _catch_all(overall.code) and alternatives != (overall.code,) else "single"
+    if key == "single":
+        alternatives = ()
+    decision = f"overall: SAQ {overall.code}"
+    reasons.append(reason_from(decision, f"saq.overall.{key}", rules.overall[key], facts))
+    asv = any(overall.asv_when.holds(m.facts) for m in results)
+    return SaqResult(
+        overall.code, tuple(channels), alternatives, asv, overall.asv_because, tuple(reasons)
+    )
