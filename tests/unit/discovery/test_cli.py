@@ -86,7 +86,7 @@ def test_ignore_test_cards(tree: Path) -> None:
     code, out = scan(str(tree), "--ignore-test-cards", "--format", "json", "-j", "1")
     report = json.loads(out)
     assert code == 1
-    # The track data of a test card is still reported: track data is never test data in logs.
+    # The test card and the test card's track data are dropped; the generated card stays.
     assert [f["kind"] for f in report["findings"]] == ["pan"]
     assert report["stats"]["test_cards_ignored"] == 2
 
