@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from cardshield.compliance.conditions import Condition, RulesError, parse
+from cardshield.compliance.conditions import Condition, Constant, Facts, RulesError, parse
 
 CHANNELS = ("ecommerce", "phone", "card_present")
 ENTITIES = ("merchant", "service_provider")
@@ -59,6 +59,9 @@ SUBMIT_FACTS = frozenset(
 )
 
 
+_ALWAYS = Constant(True)
+
+
 @dataclass(frozen=True)
 class Source:
     id: str
@@ -93,6 +96,14 @@ class Criterion:
     sources: tuple[Source, ...]
     defines: bool
     quiet: bool
+    applies: Condition = _ALWAYS
+
+    def concerns(self, facts: Facts) -> bool:
+        """Whether the criterion is about this channel at all (``applies`` in the data)."""
+        return self.applies.holds(facts)
+
+    def holds(self, facts: Facts) -> bool:
+        return not self.concerns(facts) or self.when.holds(facts)
 
 
 @dataclass(frozen=True)
@@ -240,6 +251,7 @@ class _Loader:
             self.refs(body, cid),
             bool(body.get("defines", False)),
             bool(body.get("quiet", False)),
+            parse(body.get("applies", True), CHANNEL_FACTS, f"{cid}.applies"),
         )
 
     def saqs(self, data: Mapping[str, Any]) -> tuple[Saq, ...]:
@@ -284,7 +296,7 @@ class _Loader:
                         raise RulesError(f"{rid}: level must be 1 to 4")
                     when = parse(body.get("when"), LEVEL_FACTS, f"{rid}.when")
                     rules.append(LevelRule(rid, level, when, self.text(body, LEVEL_FACTS, rid)))
-                if not rules or rules[-1].when != parse(True, (), ""):
+                if not rules or rules[-1].when != _ALWAYS:
                     raise RulesError(f"levels {brand}.{entity}: the last rule must be 'when: true'")
                 out[(brand, entity)] = tuple(rules)
         return out

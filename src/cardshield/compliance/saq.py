@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cardshield.compliance.answers import Answers
-from cardshield.compliance.conditions import AnyOf, Compare, Condition, Facts, RulesError
+from cardshield.compliance.conditions import Facts, RulesError
 from cardshield.compliance.rules import CHANNELS, Criterion, Method, Rulebook, Saq, Source, Text
 
 
@@ -109,19 +109,9 @@ def channel_facts(answers: Answers, method: Method) -> dict[str, Any]:
     }
 
 
-def _vacuous(condition: Condition, facts: Facts) -> bool:
-    """True for ``any: [{fact: channel, ...}, ...]`` criteria met only because of the channel."""
-    if not isinstance(condition, AnyOf):
-        return False
-    return any(
-        isinstance(part, Compare) and part.fact == "channel" and part.holds(facts)
-        for part in condition.parts
-    )
-
-
 def _explain_met(saq: Saq, facts: Facts, label: str) -> list[Reason]:
     decision = f"{label}: SAQ {saq.code}"
-    shown = [c for c in saq.criteria if not c.quiet and not _vacuous(c.when, facts)]
+    shown = [c for c in saq.criteria if not c.quiet and c.concerns(facts)]
     if not shown:  # SAQ D: no criterion but being a merchant
         because = f"{saq.title}; no less demanding SAQ's criteria all hold for this channel."
         return [Reason(decision, because, f"saq.{saq.code}", saq.sources)]
@@ -137,7 +127,7 @@ def _explain_missed(saq: Saq, failing: list[Criterion], label: str) -> Reason:
 def evaluate_method(rules: Rulebook, answers: Answers, method: Method) -> MethodResult:
     facts = channel_facts(answers, method)
     label = f"{method.channel}/{method.name}"
-    eligible = [s for s in rules.saqs if all(c.when.holds(facts) for c in s.criteria)]
+    eligible = [s for s in rules.saqs if all(c.holds(facts) for c in s.criteria)]
     if not eligible:
         raise RulesError(f"no SAQ is open to {label}; the rules lack a catch-all SAQ")
     chosen = eligible[0]
@@ -145,9 +135,9 @@ def evaluate_method(rules: Rulebook, answers: Answers, method: Method) -> Method
     for saq in rules.saqs:
         if saq is chosen:
             break
-        failing = [c for c in saq.criteria if not c.when.holds(facts)]
+        failing = [c for c in saq.criteria if not c.holds(facts)]
         near = method.channel in saq.relevant_to and all(
-            c.when.holds(facts) for c in saq.criteria if c.defines
+            c.holds(facts) for c in saq.criteria if c.defines
         )
         if failing and near:
             reasons.append(_explain_missed(saq, failing, label))
