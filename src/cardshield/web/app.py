@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from cardshield import __version__
 from cardshield.runtime import Runtime
-from cardshield.web import errors
+from cardshield.web import console, errors, metrics
 from cardshield.web.background import Job, Scheduler
 from cardshield.web.middleware import CardshieldMiddleware
 from cardshield.web.routers import (
@@ -62,6 +62,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.clock = clock
     errors.install(app)
+    app.add_middleware(metrics.MetricsMiddleware)
     app.add_middleware(CardshieldMiddleware)
     for module in (
         health,
@@ -73,6 +74,8 @@ def create_app(
         forward,
         gateway_webhooks,
         elements,
+        console,
+        metrics,
     ):
         app.include_router(module.router)
     return app

@@ -1,6 +1,6 @@
 """Periodic jobs a server process runs beside the API: sealing the audit chain, purging
-expired card data. Each job is safe to run on every node at once (the work itself takes
-the database locks it needs), so no node is special.
+expired card data, watching card-data access volume. Each job is safe to run on every node
+at once (the work itself takes the database locks it needs), so no node is special.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from cardshield.runtime import Runtime
 from cardshield.security.audit_seal import seal
+from cardshield.security.monitor import watch_card_access
 
 log = logging.getLogger("cardshield.background")
 
@@ -28,6 +29,7 @@ def default_jobs(runtime: Runtime) -> list[Job]:
     return [
         Job("audit.seal", 5.0, lambda now: seal(runtime.engine, runtime.kms, now=now)),
         Job("vault.purge", 3600.0, lambda now: runtime.vault.purge(now=now, actor="purge")),
+        Job("security.card_access", 60.0, lambda now: watch_card_access(runtime.engine, now=now)),
     ]
 
 

@@ -65,7 +65,11 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 async def _ours(request: Request, exc: CardshieldError) -> JSONResponse:
     if exc.http_status >= 500:
         log.error("request failed: %s %s", type(exc).__name__, exc.code)
-    return error_response(exc.http_status, exc.type, exc.code, exc.message, exc.param)
+    response = error_response(exc.http_status, exc.type, exc.code, exc.message, exc.param)
+    retry_after = getattr(exc, "retry_after", None)  # rate limits say when to come back
+    if retry_after is not None:
+        response.headers["retry-after"] = str(retry_after)
+    return response
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -14,6 +14,7 @@ from cardshield.cards import CVV, PAN, Expiry
 from cardshield.security.apikeys import ApiKeyInfo
 from cardshield.vault import CardRecord
 from cardshield.web.deps import NowDep, PublishableKey, RuntimeDep, SecretKey
+from cardshield.web.ratelimit import TokenizeRateLimit
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
@@ -98,6 +99,7 @@ def token_out(rec: CardRecord, *, with_fingerprint: bool) -> dict[str, Any]:
     response_model_exclude_none=True,
     summary="Tokenize a card (hosted fields only, publishable key)",
     responses={402: {"description": "Invalid card data"}, 403: {"description": "Wrong key"}},
+    dependencies=[TokenizeRateLimit],  # per key and address, per key (429 rate_limited)
 )
 def create_token(
     body: TokenCreate, key: PublishableKey, runtime: RuntimeDep, now: NowDep

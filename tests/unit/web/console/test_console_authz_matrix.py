@@ -55,6 +55,7 @@ API_DENIALS = {
     "secret_key_required",
     "publishable_key_required",
     "insufficient_scope",
+    "internal_only",
 }
 
 
@@ -264,6 +265,7 @@ def test_the_matrix_sees_the_declarations_it_tests(world: World) -> None:
     kinds = {access.kind for _, _, access in declarations(world.console.app)}
     assert {
         "public",
+        "internal",
         "anonymous_form",
         "secret_key",
         "publishable_key",
