@@ -1,0 +1,1 @@
+"""Example applications built on cardshield (not part of the installed package)."""
