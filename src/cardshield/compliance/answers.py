@@ -99,34 +99,41 @@ def _path(parts: list[str | int]) -> str:
     return out or "(top level)"
 
 
-def _describe(error: ValidationError) -> str:
-    """One sentence about ``error`` built from the schema, never from the rejected value."""
-    where = list(error.absolute_path)
-    kind = error.validator
-    schema: Any = error.validator_value
-    if kind == "required":
-        instance = error.instance if isinstance(error.instance, dict) else {}
-        missing = next((name for name in schema if name not in instance), "?")
-        hint = _NEEDED_WITH.get(missing)
-        return f"{_path([*where, missing])}: missing" + (f" ({hint})" if hint else "")
+def _problem(error: ValidationError, field: str) -> str:
+    """What is wrong at ``field``, built from the schema, never from the rejected value."""
+    kind, schema = error.validator, cast(Any, error.validator_value)
     if kind == "additionalProperties":
         node = error.schema if isinstance(error.schema, dict) else {}
         instance = error.instance if isinstance(error.instance, dict) else {}
         extra = sorted(k for k in instance if k not in node.get("properties", {}))
-        return f"{_path(where)}: unknown field {redact(', '.join(extra))!r}"
+        return f"unknown field {redact(', '.join(extra))!r}"
     if kind == "enum":
-        return f"{_path(where)}: must be one of {', '.join(map(str, schema))}"
+        return f"must be one of {', '.join(map(str, schema))}"
     if kind == "const":
-        return f"{_path(where)}: must be {json.dumps(schema)}"
+        return f"must be {json.dumps(schema)}"
     if kind == "type":
-        return f"{_path(where)}: must be {_TYPES.get(str(schema), str(schema))}"
+        return f"must be {_TYPES.get(str(schema), str(schema))}"
     if kind in ("minimum", "maximum"):
-        return f"{_path(where)}: must be at {'least' if kind == 'minimum' else 'most'} {schema}"
+        return f"must be at {'least' if kind == 'minimum' else 'most'} {schema}"
     if kind == "uniqueItems":
-        return f"{_path(where)}: names a method twice"
-    if kind == "anyOf" and where == ["channels"]:
-        return "channels: a merchant names at least one method (ecommerce, phone or card_present)"
-    return f"{_path(where)}: does not follow the answers schema ({kind})"
+        return "names a method twice"
+    if kind == "anyOf" and field == "channels":
+        return "a merchant names at least one method (ecommerce, phone or card_present)"
+    return f"does not follow the answers schema ({kind})"
+
+
+def _describe(error: ValidationError) -> tuple[str, str]:
+    """The field at fault and a one-line message naming it."""
+    where = list(error.absolute_path)
+    if error.validator == "required":
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        names = cast(list[str], error.validator_value)
+        missing = next((n for n in names if n not in instance), "?")
+        field = _path([*where, missing])
+        hint = _NEEDED_WITH.get(missing)
+        return field, f"{field}: missing" + (f" ({hint})" if hint else "")
+    field = _path(where)
+    return field, f"{field}: {_problem(error, field)}"
 
 
 def validate_answers(document: object) -> None:
@@ -140,7 +147,8 @@ def validate_answers(document: object) -> None:
         first = errors[0]
     more = len(errors) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    raise AnswersError(_describe(first) + suffix, param=_path(list(first.absolute_path)))
+    field, message = _describe(first)
+    raise AnswersError(message + suffix, param=field)
 
 
 def parse_answers(document: object) -> Answers:
