@@ -14,6 +14,12 @@ Public API::
     revoke(conn, *, now, merchant_id, key_id, actor="system") -> ApiKeyInfo
     list_keys(conn, *, merchant_id, include_revoked=False) -> list[ApiKeyInfo]
 
+Operators (people who use the console) live in their own modules: ``operators`` (accounts),
+``signin`` (password, TOTP or recovery code, lockout), ``sessions`` (database sessions),
+``passwords``, ``totp``, ``permissions`` (roles, permissions and route access
+declarations, in one place), ``ratelimit``, ``events`` (structured security events) and
+``monitor`` (card-data access volume).
+
 The KMS argument is anything with ``sign(data) -> bytes`` and ``verify(data, sig) -> bool``
 (:class:`~cardshield.security.audit.Signer`), e.g. ``cardshield.crypto.kms.open_kms(url)``.
 """
