@@ -41,5 +41,8 @@ lint: venv
 bench: venv system-deps
 	@set -e; for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b; done
 
+demo: venv system-deps
+	$(BIN)/cardshield demo
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -15,6 +15,7 @@ import typer
 
 from cardshield import __version__
 from cardshield.commands import apikeys, audit, cards, db, keys, merchants, redact, serve, vault
+from cardshield.commands import demo as demo_command
 from cardshield.commands import dtmf as dtmf_command
 from cardshield.commands import payments as payments_command
 from cardshield.commands import saq as saq_command
@@ -48,6 +49,7 @@ app.add_typer(users_command.app, name="users")
 app.add_typer(webhooks_command.app, name="webhooks")
 app.add_typer(payments_command.app, name="payments")
 app.add_typer(saq_command.app, name="saq")
+app.add_typer(demo_command.app, name="demo")
 
 
 def _version(value: bool) -> None:
