@@ -139,12 +139,12 @@ def _resend(
 
 
 def retried(
-    service: PaymentService, key: str, held: Claim | None, now: datetime
+    service: PaymentService, key: str, held: Claim | None, now: datetime, *, look: bool = False
 ) -> tuple[PaymentView, str] | None:
     """(view, operation id) of the operation an earlier attempt of this idempotent request
     started, settled now; None if there is none (a first attempt)."""
-    if held is None:
-        return None
+    if held is None or not (held.taken_over or look):
+        return None  # a key claimed just now: no earlier attempt can have used its keys
     with service.engine.connect() as conn:
         op = phases.operation_by_key(conn, key)
         if op is None:

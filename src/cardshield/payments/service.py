@@ -56,6 +56,7 @@ ConnectorFor = Callable[[str], tuple[Connector, str]]
 PaymentPage = tuple[builtins.list[PaymentView], bool]
 V = TypeVar("V", PaymentView, RefundView)
 _TOKEN_ERRORS = (TokenNotFound, TokenAlreadyUsed, TokenExpired)
+_DONE = {Operation.CAPTURE: "captured", Operation.VOID: "voided"}
 
 
 class PaymentService:
@@ -281,7 +282,8 @@ class PaymentService:
                     actor=self.actor,
                 )
         except IntegrityError:
-            resumed = recovery.retried(self, key, held, now)  # a takeover raced the first holder
+            # A later attempt took our claim over and got here first: its operation stands.
+            resumed = recovery.retried(self, key, held, now, look=True)
             if resumed is None:
                 raise
             return resumed[0]
@@ -354,10 +356,10 @@ class PaymentService:
                 raise PaymentProcessing(payment_id, exc.code) from exc
             resumed = self._recorded(op_id, payment_id, result, now), op_id
         view, op_id = resumed
-        with self.engine.connect() as conn:
-            op = phases.operation(conn, op_id)
-        if op["status"] == "failed" and kind is not Operation.REFUND:
-            raise OperationDeclined(kind.value, op["unified_code"])
+        if kind is not Operation.REFUND and view.status != _DONE[kind]:
+            # Refused by the processor: the payment stayed where it was.
+            with self.engine.connect() as conn:
+                raise OperationDeclined(kind.value, phases.operation(conn, op_id)["unified_code"])
         return view, op_id
 
     def record(self, op_id: str, result: GatewayResult, now: datetime) -> PaymentView | None:

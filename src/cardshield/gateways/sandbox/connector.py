@@ -26,6 +26,7 @@ from cardshield.gateways.base import (
     GatewayResult,
     GatewayTimeout,
     InboundEvent,
+    Money,
 )
 from cardshield.gateways.sandbox import ledger, webhooks
 from cardshield.gateways.sandbox.transformers import (
@@ -148,17 +149,9 @@ class SandboxConnector:
     # -- internals -------------------------------------------------------------------------
 
     def _charge(self, request: AuthorizeRequest, operation: str) -> GatewayResult:
-        self._pause(self.delay_ms)
-        first = ledger.find_by_key(self.engine, request.idempotency_key)
-        if first is not None:  # a retry: the first answer, no second charge, no misbehaviour
-            return self._replay(first, operation, request.money.amount, None)
-        behaviour = behaviour_for(request.money.amount)
-        if behaviour is Behaviour.GATEWAY_ERROR:
-            raise GatewayError("The sandbox processor answered 500.")
-        if behaviour is Behaviour.TIMEOUT_BEFORE_CHARGE:
-            raise GatewayTimeout
-        if behaviour is Behaviour.SLOW:
-            self._pause(self.slow_ms)
+        behaviour, replay = self._before(request.idempotency_key, operation, request.money, None)
+        if replay is not None:
+            return replay
         card = lookup(request.card.pan.reveal())
         status, code = OUTCOMES[card.outcome if card else Outcome.SUCCESS]
         if operation == "verify":
@@ -168,38 +161,28 @@ class SandboxConnector:
                 status, code = "declined", "authentication_required"
         elif request.money.amount <= 0:
             status, code = "declined", "invalid_amount"
-        entry = ledger.insert(
-            self.engine,
-            self._values(request.idempotency_key, request.merchant_account, operation, None)
-            | {
-                "status": status,
-                "amount": request.money.amount,
-                "currency": request.money.currency,
-                "card_brand": request.card.pan.brand.value,
-                "card_last4": request.card.pan.last4,
-                "decline_code": code,
-            },
-        )
-        stored = self._replay(entry, operation, request.money.amount, None)
-        self._notify(entry)
-        if behaviour is Behaviour.TIMEOUT_AFTER_CHARGE:
-            raise GatewayTimeout  # the charge is in the ledger; the answer got lost
-        return stored
+        values = self._values(
+            request.idempotency_key, request.merchant_account, operation, None
+        ) | {
+            "status": status,
+            "amount": request.money.amount,
+            "currency": request.money.currency,
+            "card_brand": request.card.pan.brand.value,
+            "card_last4": request.card.pan.last4,
+            "decline_code": code,
+        }
+        entry = ledger.insert(self.engine, values)
+        return self._after(entry, values["id"], behaviour, operation, request.money.amount, None)
 
     def _follow_up(
         self, request: FollowUpRequest, operation: str, check: _FollowUpCheck
     ) -> GatewayResult:
-        self._pause(self.delay_ms)
-        first = ledger.find_by_key(self.engine, request.idempotency_key)
-        if first is not None:
-            return self._replay(first, operation, request.money.amount, request.connector_reference)
-        behaviour = behaviour_for(request.money.amount)
-        if behaviour is Behaviour.GATEWAY_ERROR:
-            raise GatewayError("The sandbox processor answered 500.")
-        if behaviour is Behaviour.TIMEOUT_BEFORE_CHARGE:
-            raise GatewayTimeout
-        if behaviour is Behaviour.SLOW:
-            self._pause(self.slow_ms)
+        parent_id = request.connector_reference
+        behaviour, replay = self._before(
+            request.idempotency_key, operation, request.money, parent_id
+        )
+        if replay is not None:
+            return replay
         amount = request.money.amount
         account = request.merchant_account
 
@@ -208,17 +191,50 @@ class SandboxConnector:
                 return "declined", "no_such_charge"
             return check(conn, parent, amount)
 
-        entry = ledger.insert(
-            self.engine,
-            self._values(request.idempotency_key, account, operation, request.connector_reference)
-            | {"status": "declined", "amount": amount, "currency": request.money.currency},
-            decide,
-        )
-        stored = self._replay(entry, operation, amount, request.connector_reference)
+        values = self._values(request.idempotency_key, account, operation, parent_id) | {
+            "status": "declined",
+            "amount": amount,
+            "currency": request.money.currency,
+        }
+        entry = ledger.insert(self.engine, values, decide)
+        return self._after(entry, values["id"], behaviour, operation, amount, parent_id)
+
+    def _before(
+        self, key: str, operation: str, money: Money, parent_id: str | None
+    ) -> tuple[Behaviour, GatewayResult | None]:
+        """Latency and misbehaviour before anything is recorded. A retry of a misbehaving
+        amount is answered from the ledger (normal ones find their first row on insert)."""
+        self._pause(self.delay_ms)
+        behaviour = behaviour_for(money.amount)
+        if behaviour is Behaviour.NORMAL:
+            return behaviour, None
+        first = ledger.find_by_key(self.engine, key)
+        if first is not None:
+            return behaviour, self._replay(first, operation, money.amount, parent_id)
+        if behaviour is Behaviour.GATEWAY_ERROR:
+            raise GatewayError("The sandbox processor answered 500.")
+        if behaviour is Behaviour.TIMEOUT_BEFORE_CHARGE:
+            raise GatewayTimeout
+        if behaviour is Behaviour.SLOW:
+            self._pause(self.slow_ms)
+        return behaviour, None
+
+    def _after(
+        self,
+        entry: LedgerEntry,
+        new_id: str,
+        behaviour: Behaviour,
+        operation: str,
+        amount: int,
+        parent_id: str | None,
+    ) -> GatewayResult:
+        answer = self._replay(entry, operation, amount, parent_id)
+        if entry.id != new_id:  # the key was known: the first answer, nothing new happened
+            return answer
         self._notify(entry)
         if behaviour is Behaviour.TIMEOUT_AFTER_CHARGE:
-            raise GatewayTimeout
-        return stored
+            raise GatewayTimeout  # recorded in the ledger; the answer got lost on the way
+        return answer
 
     def _values(
         self, key: str, account: str, operation: str, parent_id: str | None
