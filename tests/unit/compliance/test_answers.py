@@ -181,3 +181,10 @@ def test_file_errors(tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(VALID))
     assert load_answers(good).entity == "merchant"
+
+
+def test_the_documented_example_is_valid() -> None:
+    docs = (Path(__file__).parents[3] / "docs" / "saq.md").read_text()
+    example = docs.split("```json\n", 1)[1].split("```", 1)[0]
+    answers = parse_answers(json.loads(example))
+    assert answers.channels["phone"] == ("cardshield_ivr", "agent_hears_card")
