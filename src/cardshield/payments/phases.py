@@ -82,7 +82,10 @@ def list_payments(
     if status is not None:
         query = query.where(P.c.status == status)
     if starting_after is not None:
-        anchor = load_payment(conn, merchant_id, starting_after)
+        try:
+            anchor = load_payment(conn, merchant_id, starting_after)
+        except PaymentNotFound:
+            raise PaymentNotFound(param="starting_after") from None
         at = anchor["created_at"]
         # Payments created in the same instant are ordered by id: a stable cursor.
         query = query.where(

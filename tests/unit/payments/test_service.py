@@ -374,7 +374,11 @@ def test_list_with_cursor_pagination(env: PayEnv) -> None:
     assert codes(lambda: s.list(m, limit=0))[0] == "parameter_invalid"
     assert codes(lambda: s.list(m, limit=101))[0] == "parameter_invalid"
     assert codes(lambda: s.list(m, status="lost"))[2] == "status"
-    assert codes(lambda: s.list(m, starting_after="pay_missing"))[:2] == ("resource_missing", 404)
+    assert codes(lambda: s.list(m, starting_after="pay_missing")) == (
+        "resource_missing",
+        404,
+        "starting_after",
+    )
     other = env.vault.create_merchant("other", now=NOW)
     assert s.list(other) == ([], False)
 
