@@ -21,9 +21,15 @@
       invalid: { color: '#b91c1c' },
     },
   });
-  card.on('ready', function () { root.dataset.state = 'ready'; });
+  card.on('ready', function () {
+    root.dataset.state = 'ready';
+    button.disabled = false;
+  });
+  // The button stays usable while the card is typed: tokenize() answers an incomplete card
+  // with the field's error, shown inside the frame (toggling it on every change would let a
+  // click that blurs the frame land on a button that is briefly disabled).
   card.on('change', function (e) {
-    button.disabled = !e.complete;
+    root.dataset.complete = e.complete ? 'true' : 'false';
     if (e.error) show(e.error.message);
     else if (root.dataset.state !== 'declined') show('');
   });

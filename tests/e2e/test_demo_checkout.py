@@ -1,0 +1,146 @@
+"""End to end: a shopper buys from the demo shop with the hosted fields in Chromium.
+
+``cardshield demo`` runs as a subprocess (cardshield on one loopback origin, the shop on
+another); the browser adds a product, checks out and types the card into cardshield's frame.
+The tests run in file order against one demo process: pay, decline, then the canary over
+everything the run left behind, then Ctrl-C and a second start on the same data.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
+from tests.e2e.conftest import Demo
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DECLINE = "4000000000000002"
+PAID: list[str] = []  # orders the first test paid, checked again after the restart
+
+
+def _watch_csp(page: Any) -> list[str]:
+    """Console messages about blocked content: the shop's CSP must not break the checkout."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    return refused
+
+
+def _checkout(page: Any, demo: Demo, sku: str) -> tuple[str, Any]:
+    page.goto(demo.shop + "/")
+    page.click(f"#product-{sku} button")
+    page.wait_for_url(demo.shop + "/cart")
+    page.click("#checkout-button")
+    page.wait_for_url(re.compile(r".*/orders/ord_[0-9a-f]+/pay$"))
+    order = page.url.split("/")[-2]
+    page.wait_for_selector("#checkout[data-state=ready]")
+    return order, page.frame_locator("#card-element iframe")
+
+
+def _type_card(page: Any, frame: Any, number: str) -> None:
+    frame.locator("#cs-number").press_sequentially(number)
+    frame.locator("#cs-expiry").press_sequentially("1230")
+    frame.locator("#cs-cvc").press_sequentially(CANARY_CVV)
+    page.wait_for_selector("#checkout[data-complete=true]")
+    # Scroll first: a click while the page scrolls away from the focused frame can miss.
+    page.locator("#pay-button").scroll_into_view_if_needed()
+
+
+def test_paying_with_4242_marks_the_order_paid(page: Any, demo: Demo, artifacts: Path) -> None:
+    refused = _watch_csp(page)
+    order, frame = _checkout(page, demo, "pen")
+    _type_card(page, frame, CANARY_PAN)
+    assert frame.locator("#cs-number").input_value() == "4242 4242 4242 4242"
+    shot = artifacts / "demo-shop-checkout.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 1000
+    page.click("#pay-button")
+    page.wait_for_url(f"{demo.shop}/orders/{order}")
+    # The order page refreshes itself until the signed webhook has marked the order paid.
+    page.wait_for_selector("#order-status.status-paid", timeout=20_000)
+    payment_id = page.inner_text("#payment-id")
+    payment = demo.api_get(f"/v1/payments/{payment_id}")
+    assert (payment["status"], payment["amount"], payment["metadata"]) == (
+        "captured",
+        4500,
+        {"order": order},
+    )
+    assert payment["card"]["last4"] == "4242"
+    page.goto(demo.shop + "/orders")
+    assert page.inner_text(f"#row-{order} .status") == "paid"
+    assert refused == []
+    PAID.append(order)
+
+
+def test_a_declined_card_is_shown_at_the_fields_and_no_order_is_paid(page: Any, demo: Demo) -> None:
+    refused = _watch_csp(page)
+    order, frame = _checkout(page, demo, "ink")
+    _type_card(page, frame, DECLINE)
+    page.click("#pay-button")
+    page.wait_for_selector("#checkout[data-state=declined]")
+    assert page.get_attribute("#checkout", "data-decline-code") == "card_declined"
+    message = page.inner_text("#card-errors")
+    assert "declined" in message.lower()
+    assert page.url == f"{demo.shop}/orders/{order}/pay"  # the shopper stays at the fields
+    # The payment.failed webhook arrives; the order is failed, never paid.
+    page.goto(f"{demo.shop}/orders/{order}")
+    for _ in range(50):
+        if page.inner_text("#order-status") == "failed":
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    assert page.inner_text("#order-status") == "failed"
+    page.goto(demo.shop + "/orders")
+    statuses = {
+        row.get_attribute("id")[4:]: row.locator(".status").inner_text()
+        for row in page.locator("#orders tbody tr").all()
+    }
+    assert statuses[order] == "failed"
+    assert [o for o, s in statuses.items() if s == "paid"] == PAID
+    assert refused == []
+
+
+def test_no_card_data_in_logs_or_databases_after_the_browser_run(demo: Demo) -> None:
+    log = demo.log_text()
+    # The log holds the requests the browser made, or the checks below prove nothing.
+    for needle in ("POST /v1/tokens", "POST /v1/payments", "/pay HTTP", "webhook"):
+        assert needle in log, needle
+    assert_no_card_data(log, (CANARY_PAN, DECLINE))
+    assert f'"{CANARY_CVV}"' not in log
+    assert not re.search(rf"(cvc|cvv|csc)\W{{0,8}}{CANARY_CVV}", log, re.I)
+    files = [
+        *demo.data_dir.glob("vault.db*"),
+        *(demo.data_dir / "shop").glob("shop.db*"),
+    ]
+    assert {p.name for p in files} >= {"vault.db", "vault.db-wal", "shop.db"}
+    for path in files:
+        blob = path.read_bytes()
+        assert_no_card_data(blob, (CANARY_PAN, DECLINE))
+        assert b'"' + CANARY_CVV.encode() + b'"' not in blob
+        assert not re.search(rb"(cvc|cvv|csc)\W{0,8}" + CANARY_CVV.encode(), blob, re.I)
+
+
+def test_ctrl_c_exits_0_and_a_second_start_reuses_the_data(demo: Demo) -> None:
+    before = demo.state()
+    assert (demo.data_dir / "demo.json").stat().st_mode & 0o777 == 0o600
+    assert demo.interrupt() == 0
+    assert "cardshield demo stopped" in demo.log_text()
+    assert "data created" in demo.log_text()
+    demo.start()
+    assert demo.state() == before  # same merchant, keys, webhook endpoint and operator
+    assert "data reused" in demo.logs[-1].read_text()
+    for order in PAID:
+        listing = demo.api_get("/v1/payments?limit=10")
+        assert any(p["metadata"].get("order") == order for p in listing["data"])
+    assert demo.proc is not None
+    demo.proc.send_signal(signal.SIGTERM)  # a service manager's stop works too
+    assert demo.proc.wait(30) == 0
+    demo.proc = None
