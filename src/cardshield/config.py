@@ -49,6 +49,12 @@ class Settings(BaseModel):
     public_url: str = Field(
         default="", description="Base URL browsers use to reach cardshield (hosted fields, 3DS)."
     )
+    idempotency_lock_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="How long a request holds its idempotency key before a retry may take over.",
+    )
     allow_http_loopback_webhooks: bool = Field(
         default=False, description="Let webhook endpoints be http://localhost (demo, tests)."
     )

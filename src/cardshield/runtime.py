@@ -64,5 +64,10 @@ def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
     connector = connector_from(settings)
     # One processor account per merchant: the merchant id names it (sandbox accounts; the
     # real processors read their account from the connector options).
-    payments = PaymentService(engine, vault, lambda merchant_id: (connector, merchant_id))
+    payments = PaymentService(
+        engine,
+        vault,
+        lambda merchant_id: (connector, merchant_id),
+        lock_ttl=timedelta(seconds=settings.idempotency_lock_seconds),
+    )
     return Runtime(settings, engine, kms, store, vault, payments)
