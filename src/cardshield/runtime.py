@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from cardshield.config import Settings
 from cardshield.crypto.kms import KMSProvider, open_kms
 from cardshield.gateways import Connector, get_connector
+from cardshield.gateways.sandbox import account_for
 from cardshield.payments.service import PaymentService
 from cardshield.storage import check_current, make_engine
 from cardshield.vault import CVVStore, MemoryCVVStore, RedisCVVStore, Vault, VaultPolicy
@@ -49,6 +50,14 @@ def connector_from(settings: Settings) -> Connector:
     return get_connector(settings.connector, options)
 
 
+def merchant_account(settings: Settings, merchant_id: str) -> str:
+    """The processor-side account a merchant's payments go to: one sandbox account per
+    merchant, or the account named in the connector options for a real processor."""
+    if settings.connector == "sandbox":
+        return account_for(merchant_id)
+    return str(settings.connector_options.get("merchant_account", merchant_id))
+
+
 def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
     """Open everything the vault needs; raise a CardshieldError naming what is wrong."""
     engine = make_engine(settings.effective_database_url)
@@ -62,12 +71,10 @@ def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
     store.check()
     vault = Vault(engine, kms, store, vault_policy(settings))
     connector = connector_from(settings)
-    # One processor account per merchant: the merchant id names it (sandbox accounts; the
-    # real processors read their account from the connector options).
     payments = PaymentService(
         engine,
         vault,
-        lambda merchant_id: (connector, merchant_id),
+        lambda merchant_id: (connector, merchant_account(settings, merchant_id)),
         lock_ttl=timedelta(seconds=settings.idempotency_lock_seconds),
     )
     return Runtime(settings, engine, kms, store, vault, payments)
