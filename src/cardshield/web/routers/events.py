@@ -11,8 +11,9 @@ from cardshield.payments.outbox import get_event, list_events
 from cardshield.security.apikeys import ApiKeyInfo
 from cardshield.web.deps import RuntimeDep, SecretKey
 from cardshield.web.routers._common import list_out
+from cardshield.web.routers._schemas import ERRORS, EventList, EventOut, ok
 
-router = APIRouter(prefix="/v1/events", tags=["events"])
+router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERRORS)
 Read = Annotated[ApiKeyInfo, SecretKey("payments:read")]
 
 
@@ -22,7 +23,7 @@ class EventNotFound(InvalidRequestError):
     default_message = "No such event."
 
 
-@router.get("", summary="List events, newest first")
+@router.get("", response_model=None, responses=ok(EventList), summary="List events, newest first")
 def list_events_route(
     key: Read,
     runtime: RuntimeDep,
@@ -37,7 +38,7 @@ def list_events_route(
     return list_out("/v1/events", items, more)
 
 
-@router.get("/{event_id}", summary="Retrieve an event")
+@router.get("/{event_id}", response_model=None, responses=ok(EventOut), summary="Retrieve an event")
 def retrieve_event(event_id: str, key: Read, runtime: RuntimeDep) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
         event = get_event(conn, key.merchant_id, event_id)

@@ -12,8 +12,9 @@ from cardshield.gateways.forward import ForwardRequest, forward
 from cardshield.security.apikeys import ApiKeyInfo
 from cardshield.web.deps import NowDep, RuntimeDep, SecretKey
 from cardshield.web.routers._common import Body
+from cardshield.web.routers._schemas import ERRORS, ForwardOut, ok
 
-router = APIRouter(prefix="/v1/forward", tags=["forward"])
+router = APIRouter(prefix="/v1/forward", tags=["forward"], responses=ERRORS)
 
 
 class OutboundRequest(Body):
@@ -28,7 +29,12 @@ class ForwardCreate(Body):
     request: OutboundRequest
 
 
-@router.post("", summary="Forward a request with card data substituted inside the vault")
+@router.post(
+    "",
+    response_model=None,
+    responses=ok(ForwardOut),
+    summary="Forward a request with card data substituted inside the vault",
+)
 def forward_route(
     body: ForwardCreate,
     key: Annotated[ApiKeyInfo, SecretKey("proxy:forward")],

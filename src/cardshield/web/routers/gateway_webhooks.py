@@ -8,8 +8,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from cardshield.errors import InvalidRequestError
 from cardshield.web.deps import NowDep, Public, RuntimeDep
+from cardshield.web.routers._schemas import ERRORS
 
-router = APIRouter(prefix="/v1/gateways", tags=["gateway webhooks"], dependencies=[Public])
+router = APIRouter(
+    prefix="/v1/gateways", tags=["gateway webhooks"], dependencies=[Public], responses=ERRORS
+)
 
 
 class UnknownConnector(InvalidRequestError):

@@ -7,16 +7,26 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from cardshield.web.deps import Public, RuntimeDep
+from cardshield.web.routers._schemas import HealthOut, ReadyOut, ok
 
 router = APIRouter(tags=["health"], dependencies=[Public])
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
+@router.get(
+    "/healthz",
+    response_model=None,
+    responses=ok(HealthOut),
+    summary="Liveness: the process answers",
+)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database, KMS and volatile store reachable")
+@router.get(
+    "/readyz",
+    responses={**ok(ReadyOut), 503: {"model": ReadyOut, "description": "Not ready"}},
+    summary="Readiness: database, KMS and volatile store reachable",
+)
 def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:

@@ -12,8 +12,9 @@ from cardshield.vault import CardRecord
 from cardshield.vault.errors import TokenNotFound
 from cardshield.web.deps import NowDep, RuntimeDep, SecretKey
 from cardshield.web.routers._common import Body
+from cardshield.web.routers._schemas import ERRORS, PaymentMethodOut, ok
 
-router = APIRouter(prefix="/v1/payment_methods", tags=["payment_methods"])
+router = APIRouter(prefix="/v1/payment_methods", tags=["payment_methods"], responses=ERRORS)
 
 
 class PaymentMethodCreate(Body):
@@ -43,7 +44,12 @@ def _saved(runtime: Any, merchant_id: str, pm_id: str) -> CardRecord:
     return rec
 
 
-@router.post("", summary="Save a card for later payments")
+@router.post(
+    "",
+    response_model=None,
+    responses=ok(PaymentMethodOut),
+    summary="Save a card for later payments",
+)
 def create_payment_method(
     body: PaymentMethodCreate,
     key: Annotated[ApiKeyInfo, SecretKey("tokens:read")],
@@ -54,14 +60,21 @@ def create_payment_method(
     return payment_method_out(rec)
 
 
-@router.get("/{pm_id}", summary="Retrieve a saved card")
+@router.get(
+    "/{pm_id}", response_model=None, responses=ok(PaymentMethodOut), summary="Retrieve a saved card"
+)
 def retrieve_payment_method(
     pm_id: str, key: Annotated[ApiKeyInfo, SecretKey("tokens:read")], runtime: RuntimeDep
 ) -> dict[str, Any]:
     return payment_method_out(_saved(runtime, key.merchant_id, pm_id))
 
 
-@router.delete("/{pm_id}", summary="Delete a saved card (its card data is destroyed)")
+@router.delete(
+    "/{pm_id}",
+    response_model=None,
+    responses=ok(PaymentMethodOut),
+    summary="Delete a saved card (its card data is destroyed)",
+)
 def delete_payment_method(
     pm_id: str,
     key: Annotated[ApiKeyInfo, SecretKey("tokens:delete")],

@@ -14,8 +14,9 @@ from pydantic import ConfigDict, Field, model_validator
 from cardshield.security.apikeys import ApiKeyInfo
 from cardshield.web.deps import NowDep, RuntimeDep, SecretKey
 from cardshield.web.routers._common import Body, IdempotencyKey, list_out
+from cardshield.web.routers._schemas import ERRORS, PaymentList, PaymentOut, RefundOut, ok
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(tags=["payments"], responses=ERRORS)
 
 Read = Annotated[ApiKeyInfo, SecretKey("payments:read")]
 Write = Annotated[ApiKeyInfo, SecretKey("payments:write")]
@@ -73,7 +74,12 @@ class VerificationCreate(_CardSource):
     currency: str = Field(min_length=3, max_length=3)
 
 
-@router.post("/v1/payments", summary="Create a payment (authorize, or charge) from a token")
+@router.post(
+    "/v1/payments",
+    response_model=None,
+    responses=ok(PaymentOut),
+    summary="Create a payment (authorize, or charge) from a token",
+)
 def create_payment(
     body: PaymentCreate, key: Write, runtime: RuntimeDep, now: NowDep, idem: IdempotencyKey = None
 ) -> dict[str, Any]:
@@ -91,7 +97,12 @@ def create_payment(
     ).to_dict()
 
 
-@router.get("/v1/payments", summary="List payments, newest first")
+@router.get(
+    "/v1/payments",
+    response_model=None,
+    responses=ok(PaymentList),
+    summary="List payments, newest first",
+)
 def list_payments(
     key: Read,
     runtime: RuntimeDep,
@@ -105,12 +116,22 @@ def list_payments(
     return list_out("/v1/payments", (p.to_dict() for p in items), more)
 
 
-@router.get("/v1/payments/{payment_id}", summary="Retrieve a payment")
+@router.get(
+    "/v1/payments/{payment_id}",
+    response_model=None,
+    responses=ok(PaymentOut),
+    summary="Retrieve a payment",
+)
 def retrieve_payment(payment_id: str, key: Read, runtime: RuntimeDep) -> dict[str, Any]:
     return runtime.payments.retrieve(key.merchant_id, payment_id).to_dict()
 
 
-@router.post("/v1/payments/{payment_id}/capture", summary="Capture an authorized payment")
+@router.post(
+    "/v1/payments/{payment_id}/capture",
+    response_model=None,
+    responses=ok(PaymentOut),
+    summary="Capture an authorized payment",
+)
 def capture_payment(
     payment_id: str,
     key: Write,
@@ -125,7 +146,12 @@ def capture_payment(
     ).to_dict()
 
 
-@router.post("/v1/payments/{payment_id}/void", summary="Void an uncaptured authorization")
+@router.post(
+    "/v1/payments/{payment_id}/void",
+    response_model=None,
+    responses=ok(PaymentOut),
+    summary="Void an uncaptured authorization",
+)
 def void_payment(
     payment_id: str,
     key: Write,
@@ -141,6 +167,8 @@ def void_payment(
 
 @router.post(
     "/v1/payments/{payment_id}/confirm",
+    response_model=None,
+    responses=ok(PaymentOut),
     summary="Finish a payment after the customer's 3-D Secure challenge",
 )
 def confirm_payment(
@@ -149,7 +177,12 @@ def confirm_payment(
     return runtime.payments.complete_action(key.merchant_id, payment_id, now=now).to_dict()
 
 
-@router.post("/v1/refunds", summary="Refund a captured payment (all or part)")
+@router.post(
+    "/v1/refunds",
+    response_model=None,
+    responses=ok(RefundOut),
+    summary="Refund a captured payment (all or part)",
+)
 def create_refund(
     body: RefundCreate, key: Write, runtime: RuntimeDep, now: NowDep, idem: IdempotencyKey = None
 ) -> dict[str, Any]:
@@ -163,12 +196,22 @@ def create_refund(
     ).to_dict()
 
 
-@router.get("/v1/refunds/{refund_id}", summary="Retrieve a refund")
+@router.get(
+    "/v1/refunds/{refund_id}",
+    response_model=None,
+    responses=ok(RefundOut),
+    summary="Retrieve a refund",
+)
 def retrieve_refund(refund_id: str, key: Read, runtime: RuntimeDep) -> dict[str, Any]:
     return runtime.payments.retrieve_refund(key.merchant_id, refund_id).to_dict()
 
 
-@router.post("/v1/verifications", summary="Verify a card with a zero-amount authorization")
+@router.post(
+    "/v1/verifications",
+    response_model=None,
+    responses=ok(PaymentOut),
+    summary="Verify a card with a zero-amount authorization",
+)
 def create_verification(
     body: VerificationCreate,
     key: Write,

@@ -15,8 +15,9 @@ from cardshield.security.apikeys import ApiKeyInfo
 from cardshield.vault import CardRecord
 from cardshield.web.deps import NowDep, PublishableKey, RuntimeDep, SecretKey
 from cardshield.web.ratelimit import TokenizeRateLimit
+from cardshield.web.routers._schemas import ERRORS
 
-router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
+router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=ERRORS)
 
 
 class CardIn(BaseModel):
@@ -98,7 +99,6 @@ def token_out(rec: CardRecord, *, with_fingerprint: bool) -> dict[str, Any]:
     response_model=TokenOut,
     response_model_exclude_none=True,
     summary="Tokenize a card (hosted fields only, publishable key)",
-    responses={402: {"description": "Invalid card data"}, 403: {"description": "Wrong key"}},
     dependencies=[TokenizeRateLimit],  # per key and address, per key (429 rate_limited)
 )
 def create_token(

@@ -17,8 +17,9 @@ from cardshield.payments.webhooks.endpoints import (
 from cardshield.security.apikeys import ApiKeyInfo
 from cardshield.web.deps import NowDep, RuntimeDep, SecretKey
 from cardshield.web.routers._common import Body, list_out
+from cardshield.web.routers._schemas import ERRORS, WebhookEndpointList, WebhookEndpointOut, ok
 
-router = APIRouter(prefix="/v1/webhook_endpoints", tags=["webhook_endpoints"])
+router = APIRouter(prefix="/v1/webhook_endpoints", tags=["webhook_endpoints"], responses=ERRORS)
 Manage = Annotated[ApiKeyInfo, SecretKey("webhooks:manage")]
 
 
@@ -38,7 +39,12 @@ def endpoint_out(endpoint: WebhookEndpoint) -> dict[str, Any]:
     }
 
 
-@router.post("", summary="Add a webhook endpoint; the signing secret is returned once")
+@router.post(
+    "",
+    response_model=None,
+    responses=ok(WebhookEndpointOut),
+    summary="Add a webhook endpoint; the signing secret is returned once",
+)
 def create(body: EndpointCreate, key: Manage, runtime: RuntimeDep, now: NowDep) -> dict[str, Any]:
     with runtime.engine.begin() as conn:
         created = create_endpoint(
@@ -53,20 +59,32 @@ def create(body: EndpointCreate, key: Manage, runtime: RuntimeDep, now: NowDep) 
     return {**endpoint_out(created.endpoint), "secret": created.secret.reveal()}
 
 
-@router.get("", summary="List webhook endpoints")
+@router.get(
+    "", response_model=None, responses=ok(WebhookEndpointList), summary="List webhook endpoints"
+)
 def list_all(key: Manage, runtime: RuntimeDep) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
         items = list_endpoints(conn, merchant_id=key.merchant_id)
     return list_out("/v1/webhook_endpoints", (endpoint_out(e) for e in items), False)
 
 
-@router.get("/{endpoint_id}", summary="Retrieve a webhook endpoint")
+@router.get(
+    "/{endpoint_id}",
+    response_model=None,
+    responses=ok(WebhookEndpointOut),
+    summary="Retrieve a webhook endpoint",
+)
 def retrieve(endpoint_id: str, key: Manage, runtime: RuntimeDep) -> dict[str, Any]:
     with runtime.engine.connect() as conn:
         return endpoint_out(get_endpoint(conn, endpoint_id, merchant_id=key.merchant_id))
 
 
-@router.delete("/{endpoint_id}", summary="Disable a webhook endpoint")
+@router.delete(
+    "/{endpoint_id}",
+    response_model=None,
+    responses=ok(WebhookEndpointOut),
+    summary="Disable a webhook endpoint",
+)
 def disable(endpoint_id: str, key: Manage, runtime: RuntimeDep, now: NowDep) -> dict[str, Any]:
     with runtime.engine.begin() as conn:
         disable_endpoint(
