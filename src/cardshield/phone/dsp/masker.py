@@ -131,7 +131,7 @@ class BatchMasker:
         busy |= np.array([not t.idle for t in self._trackers])
         for call in np.flatnonzero(busy):
             tracker = self._trackers[call]
-            tracker.process(analysis.labels[call], analysis.first, analysis.mags[call])
+            tracker.process(analysis, int(call))
             self._deliver(int(call), tracker)
 
     def _deliver(self, call: int, tracker: Tracker) -> None:

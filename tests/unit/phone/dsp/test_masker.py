@@ -36,8 +36,8 @@ from tests.unit.phone.dsp.cardentry import KEYED, Call, card_entry_call
 from tests.unit.phone.dsp.q24 import digits_of
 
 FRAME = 160
-# Twist twice as wide, a 12 dB lower threshold, 4% deviation, tones from 20 ms; the talk-off
-# checks stay, or speech itself would be heard as digits.
+# Twist twice as wide, a 12 dB lower threshold, 4% deviation, tones from 20 ms and two blocks;
+# the talk-off checks stay, or speech itself would be heard as digits.
 RELAXED = replace(
     DEFAULT_CONFIG,
     threshold_dbm0=-50.0,
@@ -45,6 +45,7 @@ RELAXED = replace(
     reverse_twist_db=20.0,
     deviation_pct=4.0,
     min_duration_ms=20.0,
+    min_blocks=2,
 )
 
 

@@ -66,7 +66,7 @@ class DTMFDetector:
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
         for first in range(0, len(x), _CHUNK):
             analysis = self._bank.analyze(x[None, first : first + _CHUNK])
-            self._tracker.process(analysis.labels[0], analysis.first, analysis.mags[0])
+            self._tracker.process(analysis, 0)
         return self._take()
 
     def flush(self) -> list[DTMFEvent]:
