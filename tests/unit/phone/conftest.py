@@ -30,8 +30,8 @@ def sox() -> str:
 
 @pytest.fixture(scope="session")
 def speech_corpus(tmp_path_factory: pytest.TempPathFactory) -> list[NDArray[np.int16]]:
-    """About four minutes of espeak-ng speech in 20 voices, made once per session."""
+    """About six minutes of espeak-ng speech in 20 voices, made once per session."""
     require_tool("espeak-ng")
     require_tool("sox")
     workdir: Path = tmp_path_factory.mktemp("speech")
-    return list(talkoff.speech_clips(workdir, count=48, seed=11))
+    return list(talkoff.speech_clips(workdir, count=64, seed=11))

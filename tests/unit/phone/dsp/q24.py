@@ -12,7 +12,7 @@ from cardshield.phone.dsp.generator import DTMFSignal, generate
 from cardshield.phone.dsp.goertzel import DTMFDetector, DTMFEvent
 
 KEYS = "0123456789*#ABCD"
-TRIALS = 24
+TRIALS = 40
 
 
 def rng_for(name: str) -> np.random.Generator:

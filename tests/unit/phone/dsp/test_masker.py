@@ -112,18 +112,22 @@ def test_masked_card_entry_yields_no_digits_and_no_dtmf_energy(
             assert _dtmf_powers(before).max() > 1000 * limit
 
 
-def test_everything_outside_the_tones_passes_bit_exact(calls: list[Call]) -> None:
+@pytest.mark.parametrize("fill", ["tone", "silence"])
+def test_tones_replaced_first_to_last_sample_and_the_rest_bit_exact(
+    calls: list[Call], fill: Fill
+) -> None:
     guard = 40  # samples: the masker's 3 ms guard plus its edge estimate error
     for n, call in enumerate(calls):
-        out = mask(StreamMasker(encoding="mulaw"), call.codes)
+        out = mask(StreamMasker(encoding="mulaw", fill=fill), call.codes)
         touched = np.zeros(len(out), dtype=bool)
         for tone in call.tones:
             touched[tone.start - guard : tone.end + guard] = True
         assert np.array_equal(out[~touched], call.codes[~touched]), f"call {n}"
         for start, end in call.speech:
             assert np.array_equal(out[start:end], call.codes[start:end]), f"call {n}: speech"
-        for tone in call.tones:  # and each tone is replaced all the way
-            assert (out[tone.start : tone.end] != call.codes[tone.start : tone.end]).mean() > 0.98
+        if fill == "silence":  # every sample of every tone, first to last, is replaced
+            for tone in call.tones:
+                assert (out[tone.start : tone.end] == g711.SILENCE["mulaw"]).all(), f"call {n}"
 
 
 def test_speech_alone_comes_out_untouched_after_a_constant_delay(
