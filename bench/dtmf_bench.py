@@ -273,7 +273,7 @@ def main() -> None:
         "cases": len(cases),
         "audio_s": round(audio_s, 1),
         **{
-            f"{k}_{n.replace('-', '')}": round(v, 4)
+            f"{k.replace('-', '')}_{n.replace('-', '')}": round(v, 4)
             for n, s in scores.items()
             for k, v in s.items()
         },
