@@ -91,12 +91,22 @@ class BatchMasker:
     def latency_ms(self) -> int:
         return -(-LATENCY_SAMPLES * 1000 // SAMPLE_RATE)
 
-    def reset(self, call: int) -> None:
-        """Start a new call in slot ``call``: forget its state and its delayed audio."""
+    def reset(self, call: int) -> NDArray[np.int16] | NDArray[np.uint8]:
+        """End the call in slot ``call`` and start a new one there.
+
+        Digits still being timed go to ``on_digit`` first. Returns the ended call's last
+        ``latency`` worth of audio (masked), which :meth:`process` had not yet given out.
+        """
+        tracker = self._trackers[call]
+        tracker.flush(self._bank.halves)
+        self._deliver(call, tracker)
+        tail: NDArray[np.int16] | NDArray[np.uint8] = self._delay[call].copy()
+        self._mask(tail, self._received - LATENCY_SAMPLES, tracker.spans)
         self._trackers[call] = Tracker(self._config)
         self._bank.reset(call)
         self._delay[call] = self._silence
         self._origin[call] = self._received
+        return tail
 
     def process(self, frames: ArrayLike) -> NDArray[np.int16] | NDArray[np.uint8]:
         """Take ``(calls, n)`` samples (int16 for PCM, uint8 codes for G.711); return as many."""

@@ -191,14 +191,19 @@ def test_batch_slots_are_reused_for_new_calls() -> None:
     batch = BatchMasker(2, on_digit=lambda call, event: got.append((call, event)))
     tone = generate("7", on_ms=60, lead_ms=100, tail_ms=300).pcm16()  # 460 ms
     quiet = np.zeros_like(tone)
-    for first, second in [(tone, quiet), (tone, tone)]:
-        for i in range(0, len(tone), FRAME):
-            batch.process(np.stack([first[i : i + FRAME], second[i : i + FRAME]]))
-        batch.reset(0)  # call 0 hangs up, a new call takes its slot; call 1 goes on
+    for i in range(0, len(tone), FRAME):
+        batch.process(np.stack([tone[i : i + FRAME], quiet[i : i + FRAME]]))
+    last = np.full(320, 1000, dtype=np.int16)  # 40 ms the caller says before hanging up
+    batch.process(np.stack([last, quiet[:320]]))
+    # Call 0 hangs up and a new call takes its slot; call 1 goes on. The ended call's
+    # delayed audio comes back, nothing lost.
+    assert np.array_equal(batch.reset(0), last)
+    for i in range(0, len(tone), FRAME):
+        batch.process(np.stack([tone[i : i + FRAME], tone[i : i + FRAME]]))
     batch.flush()
     # Times count from the start of each call.
     assert [(c, e.digit) for c, e in got] == [(0, "7"), (0, "7"), (1, "7")]
-    assert [e.start_ms for _, e in got] == pytest.approx([100, 100, 560], abs=3)
+    assert [e.start_ms for _, e in got] == pytest.approx([100, 100, 600], abs=3)
 
 
 def test_bad_arguments_are_refused() -> None:

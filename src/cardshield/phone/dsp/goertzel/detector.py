@@ -58,8 +58,11 @@ class DTMFDetector:
         if sample_rate != SAMPLE_RATE:
             raise ValueError("the streaming detector runs at 8000 Hz; use detect() to resample")
         self.config = config
-        self._bank = ToneBank(1, config)
-        self._tracker = Tracker(config)
+        self._start()
+
+    def _start(self) -> None:
+        self._bank = ToneBank(1, self.config)
+        self._tracker = Tracker(self.config)
 
     def feed(self, samples: ArrayLike) -> list[DTMFEvent]:
         """Analyse the next samples; returns the digits that finished."""
@@ -75,7 +78,7 @@ class DTMFDetector:
         events = self.feed(np.zeros(2 * BLOCK))
         self._tracker.flush(self._bank.halves)
         events += self._take()
-        self.__init__(SAMPLE_RATE, self.config)  # type: ignore[misc]
+        self._start()
         return events
 
     def _take(self) -> list[DTMFEvent]:
