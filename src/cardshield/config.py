@@ -55,6 +55,12 @@ class Settings(BaseModel):
         le=3600,
         description="How long a request holds its idempotency key before a retry may take over.",
     )
+    pending_resolve_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=86400,
+        description="Settle payment operations left pending (crash, timeout) after this long.",
+    )
     allow_http_loopback_webhooks: bool = Field(
         default=False, description="Let webhook endpoints be http://localhost (demo, tests)."
     )

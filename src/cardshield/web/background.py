@@ -6,11 +6,18 @@ at once (the work itself takes the database locks it needs), so no node is speci
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import httpx
+
+from cardshield.payments.idempotency import prune_idempotency_keys
+from cardshield.payments.recovery import resume_pending
+from cardshield.payments.webhooks.delivery import deliver_due
 from cardshield.runtime import Runtime
 from cardshield.security.audit_seal import seal
 from cardshield.security.monitor import watch_card_access
@@ -26,8 +33,28 @@ class Job:
 
 
 def default_jobs(runtime: Runtime) -> list[Job]:
+    owner = f"{socket.gethostname()}:{os.getpid()}"  # webhook leases name the node holding them
+    http = httpx.Client(follow_redirects=False)
+    allow_loopback = runtime.settings.allow_http_loopback_webhooks
+    settle_after = max(
+        runtime.settings.pending_resolve_seconds, runtime.settings.idempotency_lock_seconds
+    )
+
+    def deliver(now: datetime) -> int:
+        return deliver_due(
+            runtime.engine, now=now, owner=owner, http=http, allow_http_loopback=allow_loopback
+        )
+
+    def resume(now: datetime) -> object:
+        # Operations left pending by a crash or a processor timeout, once they are not
+        # fresh: a live request may still be finishing them.
+        return resume_pending(runtime.payments, now=now, older_than=timedelta(seconds=settle_after))
+
     return [
         Job("audit.seal", 5.0, lambda now: seal(runtime.engine, runtime.kms, now=now)),
+        Job("webhooks.deliver", 1.0, deliver),
+        Job("payments.resume", min(30.0, max(1.0, settle_after / 2)), resume),
+        Job("idempotency.prune", 3600.0, lambda now: prune_idempotency_keys(runtime.engine, now)),
         Job("vault.purge", 3600.0, lambda now: runtime.vault.purge(now=now, actor="purge")),
         Job("security.card_access", 60.0, lambda now: watch_card_access(runtime.engine, now=now)),
     ]

@@ -37,7 +37,16 @@ def test_default_jobs_seal_the_audit_chain(api: Api) -> None:
         now=datetime(2026, 11, 26, 12, 0, tzinfo=UTC),
     )
     jobs = {j.name: j for j in default_jobs(api.runtime)}
-    assert set(jobs) == {"audit.seal", "vault.purge", "security.card_access"}
+    assert set(jobs) == {
+        "audit.seal",
+        "webhooks.deliver",
+        "payments.resume",
+        "idempotency.prune",
+        "vault.purge",
+        "security.card_access",
+    }
+    for job in jobs.values():
+        job.run(datetime.now(UTC))  # each runs against a real database without error
     jobs["audit.seal"].run(datetime.now(UTC) + timedelta(minutes=1))
     with api.runtime.engine.connect() as conn:
         unsealed = conn.execute(
