@@ -1,0 +1,202 @@
+"""Chaos: 100 payments through `cardshield serve` while the server is SIGKILLed at random.
+
+A client that retries on connection errors (with its idempotency keys) pays 100 orders;
+meanwhile the test kills the server process with SIGKILL at random moments and starts it
+again. Afterwards: the sandbox ledger shows every payment charged at most once, every
+payment the client saw succeed is captured, and `cardshield payments reconcile` reports
+zero differences between cardshield's records and the sandbox ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from cardshield.client import Cardshield, CardshieldClientError
+from cardshield.storage.engine import normalize_url
+from cardshield.storage.schema import sandbox_ledger
+from tests.databases import postgres_database
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+
+PAYMENTS = 100
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cardshield", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.stdout
+
+
+class Server:
+    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
+        self.env, self.port, self.log = env, port, log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.kills = 0
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "cardshield", "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).is_success:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise AssertionError("cardshield serve did not come up")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.kills += 1
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(30)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+    for url in postgres_database():
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CARDSHIELD_")}
+        env |= {
+            "CARDSHIELD_DATA_DIR": str(tmp_path),
+            "CARDSHIELD_DATABASE_URL": url,
+            "CARDSHIELD_IDEMPOTENCY_LOCK_SECONDS": "2",
+            "CARDSHIELD_PENDING_RESOLVE_SECONDS": "3",
+            "CARDSHIELD_LOG_LEVEL": "WARNING",
+        }
+        yield env, url
+
+
+def test_kill_9_during_payments_never_charges_twice(
+    deployment: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    env, url = deployment
+    _cli(env, "db", "upgrade")
+    _cli(env, "keys", "init")
+    merchant = _cli(env, "merchants", "add", "Chaos shop").strip()
+    sk = json.loads(_cli(env, "apikeys", "create", "--merchant", merchant, "--json"))["key"]
+    pk = json.loads(
+        _cli(
+            env,
+            "apikeys",
+            "create",
+            "--merchant",
+            merchant,
+            "--kind",
+            "publishable",
+            "--origin",
+            "https://shop.example",
+            "--json",
+        )
+    )["key"]
+    server = Server(env, _free_port(), tmp_path / "serve.log")
+    server.start()
+    base = f"http://127.0.0.1:{server.port}"
+    done = threading.Event()
+    rng = random.Random(7)
+
+    def killer() -> None:
+        while not done.wait(rng.uniform(1.0, 4.0)):
+            server.kill()
+            server.start()
+
+    chaos = threading.Thread(target=killer)
+    chaos.start()
+    succeeded: list[str] = []
+    failed: list[str] = []
+    client = Cardshield(sk, base_url=base, max_retries=60, timeout=10)
+    try:
+        for i in range(PAYMENTS):
+            token = None
+            while token is None:  # the browser side: retry tokenization on a dead server
+                try:
+                    resp = httpx.post(
+                        f"{base}/v1/tokens",
+                        timeout=10,
+                        headers={"Authorization": f"Bearer {pk}"},
+                        json={
+                            "card": {
+                                "number": "4242424242424242",
+                                "exp_month": 12,
+                                "exp_year": 2030,
+                            }
+                        },
+                    )
+                    token = resp.json()["id"] if resp.status_code == 200 else None
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            try:
+                payment = client.payments.create(
+                    amount=1000 + i, currency="eur", token=token, idempotency_key=f"order-{i}"
+                )
+            except CardshieldClientError as exc:
+                failed.append(f"{i}:{exc.code}")
+                continue
+            (succeeded if payment.status == "captured" else failed).append(payment.id)
+    finally:
+        done.set()
+        chaos.join()
+    assert server.kills >= 3, "the server was not killed often enough to test anything"
+    print(f"{server.kills} kills, {len(succeeded)} paid, {len(failed)} failed")
+    try:
+        for payment_id in succeeded:
+            assert client.payments.retrieve(payment_id).status == "captured"
+    finally:
+        server.stop()
+    _cli(env, "payments", "resume", "--older-than", "0")
+    report = json.loads(_cli(env, "payments", "reconcile", "--json"))
+    assert report["ok"], report["differences"]
+    engine = create_engine(normalize_url(url))
+    with engine.connect() as conn:
+        per_key = conn.execute(
+            select(sandbox_ledger.c.amount, func.count())
+            .where(sandbox_ledger.c.operation.in_(["authorize", "capture"]))
+            .group_by(sandbox_ledger.c.amount, sandbox_ledger.c.operation)
+        ).all()
+        charges = conn.execute(
+            text(
+                "SELECT count(*) FROM sandbox_ledger WHERE status = 'succeeded' "
+                "AND operation IN ('authorize')"
+            )
+        ).scalar_one()
+    engine.dispose()
+    assert all(n == 1 for _, n in per_key), "an order was charged more than once"
+    assert len(succeeded) >= PAYMENTS - len(failed)
+    assert charges <= PAYMENTS
+    assert len(succeeded) > PAYMENTS // 2, (failed[:10], server.kills)
