@@ -14,10 +14,12 @@ from its first sample to its last (plus a 3 ms guard each side, and across bridg
 drop-outs), the output holds instead a fixed flat tone that is the same for every digit
 (``fill="tone"``) or silence (``fill="silence"``). All other samples pass unchanged, bit for
 bit, in the stream's own encoding (16-bit PCM or G.711 codes). The lookahead is what lets a
-tone be masked from its first sample although it is recognised only 20-30 ms later.
+tone be masked from its first sample although it is recognised only 20-30 ms later. Masking
+starts once two analysis blocks agree (about 20 ms of tone), so tones too short to be digits
+are masked all the same, while a lone DTMF-like block in speech is not.
 
 Digits go to ``on_digit`` and nowhere else: nothing here logs, and :class:`DTMFEvent` hides
-its digit in ``repr``. Tones too short to be digits are masked all the same.
+its digit in ``repr``.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ from cardshield.phone.dsp.wav import Encoding
 
 Fill = Literal["tone", "silence"]
 
-#: Lookahead: a tone is a candidate (and its first sample known) within about 20 ms of its
-#: start, and a resumption after a drop-out is known before the gap has to be played out.
+#: Lookahead: a tone's first sample is known within about 25 ms of it (two agreeing blocks),
+#: and a resumption after a 10 ms drop-out is known before the gap has to be played out.
 LATENCY_SAMPLES = 320
 #: Masking starts this many samples before a tone's estimated first sample and ends as many
 #: after its last: the edge estimates are good to about 2 ms.

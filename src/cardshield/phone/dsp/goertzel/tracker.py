@@ -138,8 +138,11 @@ class Tracker:
             if label == run.key:
                 run.last, run.hits, run.misses = w, run.hits + 1, 0
                 if not run.masked:
-                    # Two blocks agree: mask from the earlier of the two start estimates
-                    # (the second has a better amplitude reference).
+                    # Two blocks agree: a tone, so what was pending is over. Mask from the
+                    # earlier of the two start estimates (the second has a better amplitude
+                    # reference).
+                    if self._pending is not None:
+                        self._finalize()
                     amp = self._amplitude(run.key, run.first, w + 1)
                     start, run.abrupt = self._edge(run.key, run.first, -1, amp)
                     self.spans.append([min(run.start, start), OPEN])
@@ -164,19 +167,16 @@ class Tracker:
         start, abrupt = self._edge(key, ref, -1, self._amplitude(key, ref, ref + 1))
         run = self._run = _Run(key, w, w, start, start, abrupt)
         pending = self._pending
-        if pending is not None:
-            if pending.key == key and start - pending.end <= self._bridge:
-                # A drop-out: one tone, masked across the gap.
-                run.start, run.carried = pending.start, pending.hits
-                run.purity, run.abrupt = pending.purity, pending.abrupt and abrupt
-                if pending.masked:
-                    self.spans[-1][1] = OPEN
-                else:
-                    self.spans.append([pending.start, OPEN])
-                run.masked = True
-                self._pending = None
+        if pending is not None and pending.key == key and start - pending.end <= self._bridge:
+            # A drop-out: one tone, masked across the gap.
+            run.start, run.carried = pending.start, pending.hits
+            run.purity, run.abrupt = pending.purity, pending.abrupt and abrupt
+            if pending.masked:
+                self.spans[-1][1] = OPEN
             else:
-                self._finalize()
+                self.spans.append([pending.start, OPEN])
+            run.masked = True
+            self._pending = None
 
     def _close(self, run: _Run) -> None:
         if run.hits >= 2:
