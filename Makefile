@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Debian packages the test suite and benchmarks use; installed when missing and running as root.
-DEBIAN_PACKAGES := ripgrep softhsm2 espeak-ng sox multimon-ng libspandsp-dev chromium
+DEBIAN_PACKAGES := ripgrep softhsm2 espeak-ng sox multimon-ng libspandsp-dev gcc chromium
 
 .PHONY: venv system-deps test lint bench demo clean
 
