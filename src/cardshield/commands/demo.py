@@ -20,10 +20,8 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -217,46 +215,6 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _with_webhook_worker(api: Any, engine: Any) -> None:
-    """Run the webhook delivery worker while the API is up (stopped before the runtime
-    closes). The demo allows http:// to loopback: the shop is on this machine."""
-    import httpx
-
-    from cardshield.payments.webhooks import run_forever
-
-    inner: Callable[[Any], Any] = api.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[Any]:
-        async with inner(app) as state:
-            stop = threading.Event()
-            http = httpx.Client()
-            worker = threading.Thread(
-                target=run_forever,
-                name="webhooks",
-                daemon=True,
-                args=(engine,),
-                kwargs={
-                    "owner": f"demo-{os.getpid()}",
-                    "http": http,
-                    "stop": stop,
-                    "idle": 0.3,
-                    "timeout": 5.0,
-                    "lease": timedelta(seconds=20),
-                    "allow_http_loopback": True,
-                },
-            )
-            worker.start()
-            try:
-                yield state
-            finally:
-                stop.set()
-                worker.join(10)
-                http.close()
-
-    api.router.lifespan_context = lifespan
-
-
 def _serves(api: Any, path: str) -> bool:
     """Whether ``api`` has a GET route for ``path`` (the console is optional)."""
     from starlette.routing import Match
@@ -340,12 +298,9 @@ def _serve(
     from cardshield.runtime import open_runtime
     from cardshield.web.app import create_app
     from cardshield.web.background import default_jobs
-    from cardshield.web.routers import sandbox_challenge
 
     runtime = open_runtime(settings)
     api = create_app(runtime, jobs=default_jobs(runtime))
-    api.include_router(sandbox_challenge.router)
-    _with_webhook_worker(api, runtime.engine)
     console = _serves(api, "/console/login")
     shop = shop_module.create_shop(
         shop_module.ShopConfig(

@@ -21,6 +21,7 @@ from cardshield.web.routers import (
     health,
     payment_methods,
     payments,
+    sandbox_challenge,
     tokens,
     webhook_endpoints,
 )
@@ -78,4 +79,7 @@ def create_app(
         metrics,
     ):
         app.include_router(module.router)
+    if runtime.settings.connector == "sandbox":
+        # The sandbox processor's 3-D Secure page, which a real processor would host.
+        app.include_router(sandbox_challenge.router)
     return app
