@@ -64,6 +64,12 @@ class Settings(BaseModel):
     allow_http_loopback_webhooks: bool = Field(
         default=False, description="Let webhook endpoints be http://localhost (demo, tests)."
     )
+    webhook_lease_seconds: int = Field(
+        default=30,
+        ge=5,
+        le=600,
+        description="How long a node holds a webhook delivery before another node may take it.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     host: str = "127.0.0.1"

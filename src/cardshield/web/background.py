@@ -40,9 +40,20 @@ def default_jobs(runtime: Runtime) -> list[Job]:
         runtime.settings.pending_resolve_seconds, runtime.settings.idempotency_lock_seconds
     )
 
+    # A node that dies holding deliveries delays them by at most one lease; the HTTP timeout
+    # stays well inside it so a live holder never loses its lease mid-send.
+    lease = timedelta(seconds=runtime.settings.webhook_lease_seconds)
+    timeout = min(10.0, lease.total_seconds() / 2)
+
     def deliver(now: datetime) -> int:
         return deliver_due(
-            runtime.engine, now=now, owner=owner, http=http, allow_http_loopback=allow_loopback
+            runtime.engine,
+            now=now,
+            owner=owner,
+            http=http,
+            allow_http_loopback=allow_loopback,
+            lease=lease,
+            timeout=timeout,
         )
 
     def resume(now: datetime) -> object:
