@@ -18,6 +18,7 @@ from cardshield.commands import apikeys, audit, cards, db, keys, merchants, reda
 from cardshield.commands import demo as demo_command
 from cardshield.commands import dtmf as dtmf_command
 from cardshield.commands import payments as payments_command
+from cardshield.commands import report as report_command
 from cardshield.commands import saq as saq_command
 from cardshield.commands import scan as scan_command
 from cardshield.commands import users as users_command
@@ -49,6 +50,7 @@ app.add_typer(users_command.app, name="users")
 app.add_typer(webhooks_command.app, name="webhooks")
 app.add_typer(payments_command.app, name="payments")
 app.add_typer(saq_command.app, name="saq")
+app.add_typer(report_command.app, name="report")
 app.add_typer(demo_command.app, name="demo")
 
 

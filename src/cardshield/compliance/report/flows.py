@@ -1,0 +1,249 @@
+"""The canary flows: card data in through every channel, against a scratch merchant.
+
+The flows run through the deployment's own database and key provider, in this process:
+hosted fields (``POST /v1/tokens`` with a publishable key, through the real FastAPI app),
+the server API (a payment on the token, then a refund) and phone keying (the canary keyed
+as DTMF, masked by the agent-leg masker; the masked audio is the "recording"). Payments go
+to the built-in sandbox processor whatever connector is configured, so a canary never
+reaches a real processor. Everything the flows produce (HTTP answers, log lines, events,
+the recording and its transcript) is kept for the leak scan.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import structlog
+from fastapi.testclient import TestClient
+
+from cardshield.cards import Expiry
+from cardshield.compliance.report.canary import Canary
+from cardshield.config import Settings
+from cardshield.gateways import get_connector
+from cardshield.gateways.sandbox import account_for
+from cardshield.payments.service import PaymentService
+from cardshield.phone.dsp import Audio, StreamMasker, detect, generate
+from cardshield.phone.dsp.wav import wav_bytes
+from cardshield.redaction.logging import configure_logging
+from cardshield.runtime import open_runtime
+from cardshield.security.apikeys import SCOPES, create_key
+from cardshield.web.app import create_app
+
+SCRATCH_PREFIX = "cardshield-canary"
+CANARY_ORIGIN = "https://canary.example"
+_RATE = 8000
+
+
+@dataclass
+class Step:
+    """One request or action of a flow: what ran and whether it worked (no card data)."""
+
+    channel: str
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class FlowRun:
+    """What the flows produced, for the leak scan and the report."""
+
+    merchant_id: str
+    started_at: datetime
+    steps: list[Step] = field(default_factory=list)
+    responses: list[tuple[str, bytes]] = field(default_factory=list)
+    logs: bytes = b""
+    recording: bytes = b""  # the masked phone audio (WAV)
+    transcript: str = ""  # digits the detector still hears in the masked audio
+    digits_masked: int = 0
+    tokens: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "merchant_id": self.merchant_id,
+            "steps": [s.__dict__ for s in self.steps],
+            "log_bytes": len(self.logs),
+            "recording_bytes": len(self.recording),
+            "digits_masked": self.digits_masked,
+            "digits_heard_after_masking": len(self.transcript),
+        }
+
+
+@contextmanager
+def captured_logs() -> Iterator[io.StringIO]:
+    """Route all logging through cardshield's redacting configuration into a buffer, then
+    put the process's previous logging back."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    structlog_config = structlog.get_config()
+    buffer = io.StringIO()
+    configure_logging(level="DEBUG", fmt="json", stream=buffer)
+    try:
+        yield buffer
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+        structlog.configure(**structlog_config)
+
+
+def _record(run: FlowRun, channel: str, name: str, resp: Any, expect: int = 200) -> Any:
+    run.responses.append((f"http:{channel}:{name}", resp.content))
+    ok = resp.status_code == expect
+    run.steps.append(Step(channel, name, ok, f"HTTP {resp.status_code}"))
+    return resp.json() if ok else None
+
+
+def _keys(settings: Settings, merchant_id: str, now: datetime) -> tuple[str, str]:
+    rt = open_runtime(settings)
+    try:
+        with rt.engine.begin() as conn:
+            sk = create_key(
+                conn,
+                now=now,
+                merchant_id=merchant_id,
+                kind="secret",
+                scopes=sorted(SCOPES),
+                description=SCRATCH_PREFIX,
+            )
+            pk = create_key(
+                conn,
+                now=now,
+                merchant_id=merchant_id,
+                kind="publishable",
+                scopes=["tokens:create"],
+                allowed_origins=[CANARY_ORIGIN],
+                description=SCRATCH_PREFIX,
+            )
+    finally:
+        rt.close()
+    return sk.key.reveal(), pk.key.reveal()
+
+
+def _web_flows(settings: Settings, canary: Canary, run: FlowRun, now: datetime) -> None:
+    secret, publishable = _keys(settings, run.merchant_id, now)
+    rt = open_runtime(settings)
+    # The sandbox plays the processor for the canary, whatever is configured: a canary
+    # number must never reach a real processor.
+    sandbox = get_connector(
+        "sandbox",
+        {
+            "database_url": settings.effective_database_url,
+            "public_base": settings.effective_public_url,
+        },
+    )
+    rt.payments = PaymentService(
+        rt.engine, rt.vault, lambda merchant_id: (sandbox, account_for(merchant_id))
+    )
+    exp = Expiry(year=now.year + 3, month=now.month)
+    pk = {"Authorization": f"Bearer {publishable}", "Origin": CANARY_ORIGIN}
+    sk = {"Authorization": f"Bearer {secret}"}
+    app = create_app(rt, clock=lambda: now)  # the app's lifespan closes rt
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            hook = client.post(
+                "/v1/webhook_endpoints",
+                json={"url": f"{CANARY_ORIGIN}/webhooks"},
+                headers=sk | {"Idempotency-Key": secrets.token_hex(8)},
+            )
+            _record(run, "api", "create webhook endpoint", hook)
+            for channel, pan in (("hosted_fields", canary.hosted), ("api", canary.api)):
+                card = {
+                    "number": pan.reveal(),
+                    "exp_month": exp.month,
+                    "exp_year": exp.year,
+                    "cvc": canary.cvv.reveal(),
+                }
+                body = _record(
+                    run,
+                    channel,
+                    "POST /v1/tokens",
+                    client.post("/v1/tokens", json={"card": card}, headers=pk),
+                )
+                if body is None:
+                    continue
+                run.tokens.append(body["id"])
+                pay = _record(
+                    run,
+                    channel,
+                    "POST /v1/payments",
+                    client.post(
+                        "/v1/payments",
+                        json={
+                            "amount": 1234,
+                            "currency": "usd",
+                            "token": body["id"],
+                            "description": "scope report canary",
+                        },
+                        headers=sk | {"Idempotency-Key": secrets.token_hex(8)},
+                    ),
+                )
+                if pay is None or channel != "api":
+                    continue
+                _record(
+                    run,
+                    channel,
+                    "POST /v1/refunds",
+                    client.post(
+                        "/v1/refunds",
+                        json={"payment": pay["id"], "amount": 1234},
+                        headers=sk | {"Idempotency-Key": secrets.token_hex(8)},
+                    ),
+                )
+            _record(run, "api", "GET /v1/events", client.get("/v1/events", headers=sk))
+    finally:
+        close = getattr(sandbox, "close", None)
+        if callable(close):
+            close()
+
+
+def _phone_flow(canary: Canary, run: FlowRun) -> None:
+    """Key the canary (and its CVV) as DTMF and pass it through the agent-leg masker."""
+    keyed = canary.phone.reveal() + "#" + canary.cvv.reveal() + "#"
+    signal = generate(keyed, sample_rate=_RATE)
+    audio = Audio.from_linear(signal.samples, _RATE, "mulaw")
+    data = audio.mono()
+    heard: list[str] = []
+    masker = StreamMasker(encoding="mulaw", fill="tone", on_digit=lambda e: heard.append(e.digit))
+    pieces = [masker.process(data[i : i + _RATE]) for i in range(0, len(data), _RATE)]
+    delay = masker.latency_ms * _RATE // 1000
+    masked = np.concatenate([*pieces, masker.flush()])[delay : delay + len(data)]
+    masked_audio = Audio(masked[:, None], _RATE, "mulaw")
+    run.recording = wav_bytes(masked_audio)
+    run.digits_masked = len(heard)
+    run.transcript = "".join(e.digit for e in detect(masked_audio.linear()[:, 0], _RATE))
+    run.steps.append(
+        Step(
+            "phone",
+            "DTMF keyed and masked",
+            len(heard) == len(keyed),
+            f"{len(heard)} of {len(keyed)} keyed digits captured by the masker",
+        )
+    )
+
+
+def run_flows(settings: Settings, canary: Canary, merchant_id: str, now: datetime) -> FlowRun:
+    """Run every channel's flow for ``merchant_id`` (already created), logs captured."""
+    run = FlowRun(merchant_id=merchant_id, started_at=now)
+    with captured_logs() as buffer:
+        log = logging.getLogger("cardshield.report.canary")
+        log.info("canary flows start for %s", merchant_id)
+        _web_flows(settings, canary, run, now)
+        _phone_flow(canary, run)
+        log.info("canary flows done: %d steps", len(run.steps))
+    run.logs = buffer.getvalue().encode("utf-8")
+    return run
+
+
+def scratch_name(now: datetime) -> str:
+    return f"{SCRATCH_PREFIX}-{now:%Y%m%dT%H%M%S}"
