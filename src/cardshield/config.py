@@ -70,6 +70,19 @@ class Settings(BaseModel):
         le=600,
         description="How long a node holds a webhook delivery before another node may take it.",
     )
+    twilio_account_sid: str = Field(default="", description="Twilio account (phone payments).")
+    twilio_auth_token: str = Field(
+        default="", description="Twilio auth token: checks X-Twilio-Signature, calls the API."
+    )
+    twilio_api_base_url: str = Field(
+        default="", description="Twilio REST API base URL (recordings); empty means Twilio's."
+    )
+    phone_merchant_id: str = Field(default="", description="Merchant the phone IVR charges for.")
+    phone_amount: int = Field(
+        default=0, ge=0, description="IVR amount in minor units unless the webhook URL names one."
+    )
+    phone_currency: str = Field(default="EUR", min_length=3, max_length=3)
+    phone_max_attempts: int = Field(default=3, ge=1, le=10)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     host: str = "127.0.0.1"

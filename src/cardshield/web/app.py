@@ -21,6 +21,7 @@ from cardshield.web.routers import (
     health,
     payment_methods,
     payments,
+    phone_twilio,
     sandbox_challenge,
     tokens,
     webhook_endpoints,
@@ -75,6 +76,7 @@ def create_app(
         forward,
         gateway_webhooks,
         elements,
+        phone_twilio,
         console,
         metrics,
     ):
