@@ -1,0 +1,208 @@
+"""The scope report against a demo deployment: PASS with every section filled, and FAIL,
+naming the place, when a leak is introduced (a logger that bypasses redaction, a CVV
+written to a file, a phone masker that lets tones through)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from sqlalchemy import update
+
+from cardshield.cards import PAN
+from cardshield.compliance.report import build_report, render_html, render_json
+from cardshield.compliance.report.render_json import schema
+from cardshield.config import Settings
+from cardshield.phone.dsp import StreamMasker
+from cardshield.storage import make_engine
+from cardshield.storage.schema import audit_log
+from cardshield.vault import Vault
+
+_PAN_LIKE = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
+
+
+def _no_full_card_numbers(text: str, report: dict[str, Any]) -> None:
+    for masked in report["canary"]["canaries"].values():
+        assert masked == "***" or re.fullmatch(r"\d{6}\*{6}\d{4}", masked)
+    for run in _PAN_LIKE.findall(text):
+        assert run.endswith("0000") or not run.isdigit() or len(run) < 13, run
+
+
+def _check_rendering(report: dict[str, Any]) -> str:
+    jsonschema.validate(json.loads(render_json(report)), schema())
+    page = render_html(report)
+    root = ET.fromstring(page.split("\n", 1)[1])  # strict XML parse: well-formed
+    assert root.tag.endswith("html")
+    # Self-contained: nothing is loaded from anywhere (no script, link, image, CSS url()).
+    assert not [e for e in root.iter() if {"src", "href"} & set(e.attrib)]
+    assert not [e for e in root.iter() if e.tag.rsplit("}", 1)[-1] in ("script", "link", "img")]
+    assert "url(" not in page and "@import" not in page
+    return page
+
+
+@pytest.fixture
+def leaky_log(deployment: Settings) -> Iterator[Path]:
+    """A logger with a raw file handler (no redaction filter) in the data folder."""
+    path = deployment.data_dir / "app.log"
+    logger = logging.getLogger("tests.leaky")
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+    yield path
+    logger.removeHandler(handler)
+    handler.close()
+
+
+def test_demo_deployment_passes_with_every_section_filled(deployment: Settings) -> None:
+    now = datetime.now(UTC)
+    report = build_report(deployment, now=now)
+    canary = report["canary"]
+    assert canary["verdict"] == "PASS", canary
+    assert canary["scan"]["hits"] == [] and canary["scan"]["scanner_control_ok"]
+    scanned = canary["scan"]["scanned"]
+    for source in ("logs", "responses", "database", "files", "webhooks", "recordings"):
+        assert scanned[source] > 0, source
+    assert {s["channel"] for s in canary["flows"]["steps"]} == {"hosted_fields", "api", "phone"}
+    assert all(s["ok"] for s in canary["flows"]["steps"])
+    assert (
+        canary["flows"]["digits_masked"] == 21
+        and canary["flows"]["digits_heard_after_masking"] == 0
+    )
+    cleanup = canary["cleanup"]
+    assert cleanup["cards_in_vault"] == 2 and cleanup["cards_removed"] == 2
+    assert cleanup["data_keys_destroyed"] == 2 and cleanup["data_keys_left_readable"] == 0
+    assert cleanup["api_keys_revoked"] == 2 and cleanup["webhook_endpoints_disabled"] == 1
+    online = report["wiring"]["online"]
+    assert online["connector"] == "sandbox" and online["publishable_keys"]
+    assert online["publishable_keys"][0]["origins"] == [
+        "http://127.0.0.1:8751",
+        "http://localhost:8751",
+    ]
+    assert [h["url"] for h in online["webhook_endpoints"]] == [
+        "http://127.0.0.1:8751/webhooks/cardshield"
+    ]
+    assert report["wiring"]["merchants"] == 1  # the scratch merchant is gone
+    assert report["encryption"]["provider"] == "local"
+    assert report["encryption"]["versions"][0]["data_keys"] >= 2
+    audit = report["audit"]
+    assert audit["ok"] and audit["problem"] is None
+    assert audit["sealed"] + audit["unsealed"] > 10  # provisioning plus the canary run
+    acc = report["access_control"]
+    assert acc["active_operators"] == 1 and acc["mfa_coverage"] == 1.0
+    assert acc["api_keys"] == {"publishable": 1, "secret": 1}
+    names = {a["url"].rsplit("/", 1)[1] for a in report["scripts"]["assets"]}
+    assert names == {"cardshield.js", "cardrules.js", "frame.js", "frame.css"}
+    assert report["retention"]["retention_days"] == 730
+    series = report["access_volume"]["series"]
+    assert len(series) == 30 and series[-1]["date"] == now.date().isoformat()
+    page = _check_rendering(report)
+    assert page.count("<svg") == 3 and "PASS" in page
+    _no_full_card_numbers(page + render_json(report), report)
+
+
+def test_a_logger_that_bypasses_redaction_is_caught(
+    deployment: Settings, leaky_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokenize = Vault.tokenize
+    leaked: list[str] = []
+
+    def leaky(self: Vault, merchant_id: str, pan: PAN, *args: Any, **kwargs: Any) -> Any:
+        # Built by hand, so the redacting record factory never sees it; the handler has
+        # no redacting filter: the raw number reaches app.log.
+        record = logging.LogRecord(
+            "tests.leaky", logging.INFO, __file__, 1, "tokenizing %s", (pan.reveal(),), None
+        )
+        logging.getLogger("tests.leaky").handle(record)
+        leaked.append(pan.masked())
+        return tokenize(self, merchant_id, pan, *args, **kwargs)
+
+    monkeypatch.setattr(Vault, "tokenize", leaky)
+    report = build_report(deployment, now=datetime.now(UTC))
+    canary = report["canary"]
+    assert canary["verdict"] == "FAIL"
+    hits = [h for h in canary["scan"]["hits"] if h["location"].endswith("app.log")]
+    assert {h["canary"] for h in hits} == {"hosted_fields", "api"}
+    assert sorted(h["line"] for h in hits) == [1, 2]
+    assert {h["masked"] for h in hits} == set(leaked)
+    assert all(h["source"] == "files" for h in hits)
+    assert canary["cleanup"]["data_keys_left_readable"] == 0  # cleaned up all the same
+    page = _check_rendering(report)
+    assert "FAIL" in page and "app.log" in page
+    for masked in leaked:
+        assert masked in page
+    _no_full_card_numbers(page + render_json(report), report)
+
+
+def test_a_cvv_written_next_to_its_key_is_caught(
+    deployment: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokenize = Vault.tokenize
+    dump = deployment.data_dir / "debug" / "requests.jsonl"
+    dump.parent.mkdir()
+
+    def leaky(
+        self: Vault, merchant_id: str, pan: PAN, expiry: Any, cvv: Any = None, **kw: Any
+    ) -> Any:
+        with dump.open("a") as fh:
+            fh.write(json.dumps({"merchant": merchant_id, "cvc": cvv.reveal()}) + "\n")
+        return tokenize(self, merchant_id, pan, expiry, cvv, **kw)
+
+    monkeypatch.setattr(Vault, "tokenize", leaky)
+    report = build_report(deployment, now=datetime.now(UTC))
+    hits = report["canary"]["scan"]["hits"]
+    assert report["canary"]["verdict"] == "FAIL"
+    assert [(h["kind"], h["line"]) for h in hits] == [("cvv", 1), ("cvv", 2)]
+    assert all(h["location"].endswith("requests.jsonl") and h["masked"] == "***" for h in hits)
+
+
+def test_a_phone_masker_that_lets_tones_through_is_caught(
+    deployment: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process = StreamMasker.process
+
+    def passthrough(self: StreamMasker, frame: Any) -> Any:
+        process(self, frame)  # digits still reach the capture callback
+        return frame
+
+    monkeypatch.setattr(StreamMasker, "process", passthrough)
+    monkeypatch.setattr(StreamMasker, "flush", lambda self: frame_of(self))
+    report = build_report(deployment, now=datetime.now(UTC))
+    hits = report["canary"]["scan"]["hits"]
+    assert report["canary"]["verdict"] == "FAIL"
+    places = {(h["source"], h["location"], h["canary"]) for h in hits}
+    assert ("recordings", "recordings/canary-call.wav#transcript", "phone") in places
+    assert ("recordings", "recordings/canary-call.wav#transcript", "cvv") in places
+
+
+def frame_of(masker: StreamMasker) -> Any:
+    import numpy as np
+
+    return np.zeros(masker.latency_ms * 8, dtype=np.uint8) + 0xFF  # mu-law silence
+
+
+def test_a_tampered_audit_entry_breaks_the_chain(deployment: Settings) -> None:
+    engine = make_engine(deployment.effective_database_url)
+    with engine.begin() as conn:
+        conn.execute(update(audit_log).where(audit_log.c.seq == 2).values(actor="someone-else"))
+    engine.dispose()
+    report = build_report(deployment, now=datetime.now(UTC), canary=False)
+    assert report["summary"]["audit_chain"] == "BROKEN"
+    assert report["audit"]["problem"].startswith("audit entry 2:")
+    assert "BROKEN" in _check_rendering(report)
+
+
+def test_without_the_canary_the_sections_are_still_filled(deployment: Settings) -> None:
+    report = build_report(deployment, now=datetime.now(UTC), canary=False)
+    assert report["canary"] == {"verdict": "SKIPPED"}
+    assert report["summary"]["canary"] == "SKIPPED"
+    page = _check_rendering(report)
+    assert "--no-canary" in page
