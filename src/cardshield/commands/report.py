@@ -28,10 +28,18 @@ def scope(
     canary: bool = typer.Option(
         True, "--canary/--no-canary", help="Run the canary leak test (scratch merchant)."
     ),
+    server: str | None = typer.Option(
+        None, "--server", help="Send the canary requests to this live server (same database)."
+    ),
+    scan: list[Path] = typer.Option(
+        [], "--scan", help="Also scan this file or folder for the canaries (e.g. server logs)."
+    ),
 ) -> None:
     """Build the scope evidence report from this deployment, with the canary leak test."""
     try:
-        report = build_report(settings(ctx), now=utcnow(), canary=canary)
+        report = build_report(
+            settings(ctx), now=utcnow(), canary=canary, server=server, extra_paths=tuple(scan)
+        )
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(render_json(report), encoding="utf-8")
         (out / "report.html").write_text(render_html(report), encoding="utf-8")

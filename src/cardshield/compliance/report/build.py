@@ -33,7 +33,13 @@ def canary_verdict(run: FlowRun | None, scan: LeakScan | None, error: str | None
     return "PASS"
 
 
-def canary_section(settings: Settings, now: datetime) -> dict[str, Any]:
+def canary_section(
+    settings: Settings,
+    now: datetime,
+    *,
+    server: str | None = None,
+    extra_paths: tuple[Path, ...] = (),
+) -> dict[str, Any]:
     canary = Canary.generate()
     merchant_id = create_scratch(settings, scratch_name(now), now)
     run: FlowRun | None = None
@@ -41,10 +47,10 @@ def canary_section(settings: Settings, now: datetime) -> dict[str, Any]:
     cleanup: Cleanup | None = None
     error: str | None = None
     try:
-        run = run_flows(settings, canary, merchant_id, now)
+        run = run_flows(settings, canary, merchant_id, now, server=server)
         # Scanned while the canary ciphertexts are still in the vault: the test shows the
         # cards are stored, and stored nowhere but in ciphertext.
-        scan = scan_for_canaries(settings, canary, run)
+        scan = scan_for_canaries(settings, canary, run, extra_paths=extra_paths)
     except CardshieldError as exc:
         error = exc.message
     finally:
@@ -58,15 +64,28 @@ def canary_section(settings: Settings, now: datetime) -> dict[str, Any]:
         "flows": run.to_dict() if run else None,
         "scan": scan.to_dict() if scan else None,
         "cleanup": cleanup.to_dict(),
+        "mode": f"live server {server}" if server else "in-process app",
         "processor": "sandbox (built in): canary payments never reach a real processor",
+        "extra_paths": [str(p) for p in extra_paths],
         "leaves_behind": "masked payment, refund and event rows and audit entries of the "
         "deleted scratch merchant (audit entries are append-only); no card ciphertext, no "
         "readable data key, no active API key or webhook endpoint",
     }
 
 
-def build_report(settings: Settings, *, now: datetime, canary: bool = True) -> dict[str, Any]:
-    """The whole report as plain data (the JSON shape in docs/scope-report.md)."""
+def build_report(
+    settings: Settings,
+    *,
+    now: datetime,
+    canary: bool = True,
+    server: str | None = None,
+    extra_paths: tuple[Path, ...] = (),
+) -> dict[str, Any]:
+    """The whole report as plain data (the JSON shape in docs/scope-report.md).
+
+    ``server``: run the canary's HTTP flows against that live server instead of in process;
+    ``extra_paths``: more files or folders (say, the server's log folder) to scan.
+    """
     rt = open_runtime(settings)
     try:
         sections: dict[str, Any] = {
@@ -79,7 +98,11 @@ def build_report(settings: Settings, *, now: datetime, canary: bool = True) -> d
         }
     finally:
         rt.close()
-    sections["canary"] = canary_section(settings, now) if canary else {"verdict": "SKIPPED"}
+    sections["canary"] = (
+        canary_section(settings, now, server=server, extra_paths=extra_paths)
+        if canary
+        else {"verdict": "SKIPPED"}
+    )
     rt = open_runtime(settings)
     try:
         sections["audit"] = collectors.audit_chain(rt)  # after the canary: covers its entries

@@ -85,11 +85,7 @@ def wiring(rt: Runtime) -> dict[str, Any]:
             ],
             "forward_destinations": [{"merchant": f.merchant_id, "host": f.host} for f in forwards],
         },
-        "phone": {
-            "configured": False,
-            "note": "No phone channel settings exist in this deployment's configuration; "
-            "the DTMF masker is built in and tested by the canary run.",
-        },
+        "phone": phone_wiring(rt),
         "storage": {
             "database": "sqlite" if db.startswith("sqlite") else "postgresql",
             "database_url": _safe_url(db),
@@ -97,6 +93,35 @@ def wiring(rt: Runtime) -> dict[str, Any]:
             "token_ttl_minutes": s.token_ttl_minutes,
             "cvv_ttl_minutes": s.cvv_ttl_minutes,
         },
+    }
+
+
+_SECRET_WORDS = ("token", "secret", "password", "key")
+
+
+def phone_wiring(rt: Runtime) -> dict[str, Any]:
+    """The phone settings this version has (``phone_*``, ``twilio_*``); secrets as set/unset."""
+    values = rt.settings.model_dump(mode="json")
+    settings: dict[str, Any] = {}
+    for name in sorted(values):
+        if not name.startswith(("phone_", "twilio_")):
+            continue
+        value = values[name]
+        if any(word in name for word in _SECRET_WORDS):
+            value = "set" if value else "unset"
+        settings[name] = value
+    configured = bool(values.get("phone_merchant_id") or values.get("twilio_account_sid"))
+    note = (
+        "Phone channel configured from the settings below."
+        if configured
+        else "No phone channel is configured in this deployment's settings."
+    )
+    return {
+        "configured": configured,
+        "settings": settings,
+        "note": note + " The canary run tests the built-in DTMF masker (keyed canary audio,"
+        " masked, detector run over the masked recording); it does not place an IVR or"
+        " agent call.",
     }
 
 

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import httpx
 import numpy as np
 import structlog
-from fastapi.testclient import TestClient
 
 from cardshield.cards import Expiry
 from cardshield.compliance.report.canary import Canary
+from cardshield.compliance.report.errors import ReportError
 from cardshield.config import Settings
 from cardshield.gateways import get_connector
 from cardshield.gateways.sandbox import account_for
@@ -35,7 +36,6 @@ from cardshield.phone.dsp.wav import wav_bytes
 from cardshield.redaction.logging import configure_logging
 from cardshield.runtime import open_runtime
 from cardshield.security.apikeys import SCOPES, create_key
-from cardshield.web.app import create_app
 
 SCRATCH_PREFIX = "cardshield-canary"
 CANARY_ORIGIN = "https://canary.example"
@@ -130,8 +130,71 @@ def _keys(settings: Settings, merchant_id: str, now: datetime) -> tuple[str, str
     return sk.key.reveal(), pk.key.reveal()
 
 
-def _web_flows(settings: Settings, canary: Canary, run: FlowRun, now: datetime) -> None:
-    secret, publishable = _keys(settings, run.merchant_id, now)
+def _http_flows(
+    client: httpx.Client,
+    canary: Canary,
+    run: FlowRun,
+    keys: tuple[str, str],
+    now: datetime,
+    *,
+    payments: bool,
+) -> None:
+    """The hosted-field and API requests, through ``client`` (in-process app or live server)."""
+    secret, publishable = keys
+    exp = Expiry(year=now.year + 3, month=now.month)
+    pk = {"Authorization": f"Bearer {publishable}", "Origin": CANARY_ORIGIN}
+    sk = {"Authorization": f"Bearer {secret}"}
+
+    def post(channel: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
+        headers = headers | {"Idempotency-Key": secrets.token_hex(8)}
+        return _record(run, channel, f"POST {path}", client.post(path, json=body, headers=headers))
+
+    post("api", "/v1/webhook_endpoints", {"url": f"{CANARY_ORIGIN}/webhooks"}, sk)
+    for channel, pan in (("hosted_fields", canary.hosted), ("api", canary.api)):
+        card = {
+            "number": pan.reveal(),
+            "exp_month": exp.month,
+            "exp_year": exp.year,
+            "cvc": canary.cvv.reveal(),
+        }
+        token = post(channel, "/v1/tokens", {"card": card}, pk)
+        if token is None:
+            continue
+        run.tokens.append(token["id"])
+        if not payments:
+            run.steps.append(
+                Step(
+                    channel,
+                    "POST /v1/payments",
+                    True,
+                    "skipped: the server's processor "
+                    "is not the sandbox, and a canary must not reach a real processor",
+                )
+            )
+            continue
+        pay = post(
+            channel,
+            "/v1/payments",
+            {
+                "amount": 1234,
+                "currency": "usd",
+                "token": token["id"],
+                "description": "scope report canary",
+            },
+            sk,
+        )
+        if pay is not None and channel == "api":
+            post(channel, "/v1/refunds", {"payment": pay["id"], "amount": 1234}, sk)
+    _record(run, "api", "GET /v1/events", client.get("/v1/events", headers=sk))
+
+
+def _in_process(settings: Settings, canary: Canary, run: FlowRun, now: datetime) -> None:
+    # Imported here: the web app and its test client are heavy for every CLI start-up.
+    from fastapi.testclient import TestClient
+
+    from cardshield.web.app import create_app
+
+    keys = _keys(settings, run.merchant_id, now)
     rt = open_runtime(settings)
     # The sandbox plays the processor for the canary, whatever is configured: a canary
     # number must never reach a real processor.
@@ -145,66 +208,23 @@ def _web_flows(settings: Settings, canary: Canary, run: FlowRun, now: datetime) 
     rt.payments = PaymentService(
         rt.engine, rt.vault, lambda merchant_id: (sandbox, account_for(merchant_id))
     )
-    exp = Expiry(year=now.year + 3, month=now.month)
-    pk = {"Authorization": f"Bearer {publishable}", "Origin": CANARY_ORIGIN}
-    sk = {"Authorization": f"Bearer {secret}"}
     app = create_app(rt, clock=lambda: now)  # the app's lifespan closes rt
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
-            hook = client.post(
-                "/v1/webhook_endpoints",
-                json={"url": f"{CANARY_ORIGIN}/webhooks"},
-                headers=sk | {"Idempotency-Key": secrets.token_hex(8)},
-            )
-            _record(run, "api", "create webhook endpoint", hook)
-            for channel, pan in (("hosted_fields", canary.hosted), ("api", canary.api)):
-                card = {
-                    "number": pan.reveal(),
-                    "exp_month": exp.month,
-                    "exp_year": exp.year,
-                    "cvc": canary.cvv.reveal(),
-                }
-                body = _record(
-                    run,
-                    channel,
-                    "POST /v1/tokens",
-                    client.post("/v1/tokens", json={"card": card}, headers=pk),
-                )
-                if body is None:
-                    continue
-                run.tokens.append(body["id"])
-                pay = _record(
-                    run,
-                    channel,
-                    "POST /v1/payments",
-                    client.post(
-                        "/v1/payments",
-                        json={
-                            "amount": 1234,
-                            "currency": "usd",
-                            "token": body["id"],
-                            "description": "scope report canary",
-                        },
-                        headers=sk | {"Idempotency-Key": secrets.token_hex(8)},
-                    ),
-                )
-                if pay is None or channel != "api":
-                    continue
-                _record(
-                    run,
-                    channel,
-                    "POST /v1/refunds",
-                    client.post(
-                        "/v1/refunds",
-                        json={"payment": pay["id"], "amount": 1234},
-                        headers=sk | {"Idempotency-Key": secrets.token_hex(8)},
-                    ),
-                )
-            _record(run, "api", "GET /v1/events", client.get("/v1/events", headers=sk))
+            _http_flows(client, canary, run, keys, now, payments=True)
     finally:
         close = getattr(sandbox, "close", None)
         if callable(close):
             close()
+
+
+def _live(settings: Settings, server: str, canary: Canary, run: FlowRun, now: datetime) -> None:
+    keys = _keys(settings, run.merchant_id, now)
+    try:
+        with httpx.Client(base_url=server.rstrip("/"), timeout=30) as client:
+            _http_flows(client, canary, run, keys, now, payments=settings.connector == "sandbox")
+    except httpx.HTTPError as exc:
+        raise ReportError(f"cannot reach the server at {server} ({type(exc).__name__})") from exc
 
 
 def _phone_flow(canary: Canary, run: FlowRun) -> None:
@@ -232,13 +252,28 @@ def _phone_flow(canary: Canary, run: FlowRun) -> None:
     )
 
 
-def run_flows(settings: Settings, canary: Canary, merchant_id: str, now: datetime) -> FlowRun:
-    """Run every channel's flow for ``merchant_id`` (already created), logs captured."""
+def run_flows(
+    settings: Settings,
+    canary: Canary,
+    merchant_id: str,
+    now: datetime,
+    *,
+    server: str | None = None,
+) -> FlowRun:
+    """Run every channel's flow for ``merchant_id`` (already created), logs captured.
+
+    With ``server`` the hosted-field and API requests go to that live cardshield server
+    (which must use the same database); its logs are then its own, and are scanned only
+    where they are files in the data folder or in the paths given to the scan.
+    """
     run = FlowRun(merchant_id=merchant_id, started_at=now)
     with captured_logs() as buffer:
         log = logging.getLogger("cardshield.report.canary")
         log.info("canary flows start for %s", merchant_id)
-        _web_flows(settings, canary, run, now)
+        if server is None:
+            _in_process(settings, canary, run, now)
+        else:
+            _live(settings, server, canary, run, now)
         _phone_flow(canary, run)
         log.info("canary flows done: %d steps", len(run.steps))
     run.logs = buffer.getvalue().encode("utf-8")

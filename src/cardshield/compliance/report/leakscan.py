@@ -111,6 +111,7 @@ def _control(collector: _Collector) -> bool:
 
 def _files(collector: _Collector, paths: list[Path]) -> None:
     existing = [str(p) for p in paths if p.exists()]
+    collector.scan.warnings.extend(f"{p}: not found, not scanned" for p in paths if not p.exists())
     if not existing:
         return
     try:

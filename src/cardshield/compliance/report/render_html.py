@@ -176,6 +176,7 @@ def render_html(report: dict[str, Any]) -> str:
             [[f["merchant"], f["host"]] for f in online["forward_destinations"]],
         ),
         f"<h3>Phone</h3><p>{_e(w['phone']['note'])}</p>",
+        _pairs(w["phone"].get("settings", {})),
         "<h2>Canary leak test</h2>",
         _canary(report["canary"]),
         "<h2>Encryption and key management</h2>",
