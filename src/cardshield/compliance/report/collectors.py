@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select
 
+from cardshield.compliance.report.flows import SCRATCH_PREFIX
 from cardshield.runtime import Runtime
 from cardshield.security.audit_verify import verify
 from cardshield.security.operators import Operators
@@ -32,6 +33,8 @@ VOLUME_DAYS = 30
 
 def _safe_url(url: str) -> str:
     """A URL without user name, password or query string."""
+    if url.startswith("sqlite"):
+        return url
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
@@ -257,20 +260,38 @@ def retention(rt: Runtime, now: datetime) -> dict[str, Any]:
 
 
 def access_volume(rt: Runtime, now: datetime, days: int = VOLUME_DAYS) -> dict[str, Any]:
-    """Card-data accesses per day and action, from the audit log, for the last ``days``."""
+    """Card-data accesses per day and action, from the audit log, for the last ``days``.
+
+    Accesses by earlier canary runs (their scratch merchants) are counted apart, so the
+    chart shows the deployment's own traffic."""
     start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
+    canary_runs = 0
     with rt.engine.connect() as conn:
+        scratch = {
+            r.id
+            for r in conn.execute(
+                select(merchants.c.id).where(merchants.c.name.like(f"{SCRATCH_PREFIX}-%"))
+            )
+        }
         rows = conn.execute(
-            select(audit_log.c.occurred_at, audit_log.c.action).where(
+            select(audit_log.c.occurred_at, audit_log.c.action, audit_log.c.merchant_id).where(
                 audit_log.c.action.in_(CARD_ACCESS_ACTIONS), audit_log.c.occurred_at >= start
             )
         )
-        for at, action in rows:
+        for at, action, merchant_id in rows:
+            if merchant_id in scratch:
+                canary_runs += 1
+                continue
             per_day[at.date().isoformat()][action] += 1
     series = []
     for i in range(days):
         day = (start + timedelta(days=i)).date().isoformat()
         counts = per_day.get(day, Counter())
         series.append({"date": day, "total": sum(counts.values()), "by_action": dict(counts)})
-    return {"days": days, "actions": list(CARD_ACCESS_ACTIONS), "series": series}
+    return {
+        "days": days,
+        "actions": list(CARD_ACCESS_ACTIONS),
+        "series": series,
+        "canary_accesses_excluded": canary_runs,
+    }

@@ -17,7 +17,7 @@ _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2330}
 h1{font-size:1.6rem}h2{border-bottom:1px solid #ccd;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #dde;padding:.25rem .5rem;
-text-align:left;vertical-align:top}th{background:#f3f4f8}code{font-size:12px;word-break:break-all}
+text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f3f4f8}code{font-size:12px;word-break:break-all}
 .PASS,.OK{color:#0a7a32;font-weight:700}.FAIL,.BROKEN,.ERROR{color:#b3141b;font-weight:700}
 .SKIPPED{color:#777;font-weight:700}.note{color:#555}
 """
@@ -80,6 +80,10 @@ def coverage_bar(title: str, fraction: float | None, *, width: int = 300) -> str
         f'<rect x="0" y="4" width="{width * share:.1f}" height="16" fill="#0a7a32"/>'
         f'<text x="{width + 6}" y="17" font-size="12">{_e(label)}</text></svg>'
     )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "none"
 
 
 def _canary(c: dict[str, Any]) -> str:
@@ -206,8 +210,8 @@ def render_html(report: dict[str, Any]) -> str:
             {
                 "active operators": acc["active_operators"],
                 "MFA enrolled": acc["mfa_enrolled"],
-                "roles": acc["roles"],
-                "API keys by kind": acc["api_keys"],
+                "roles": _counts(acc["roles"]),
+                "API keys by kind": _counts(acc["api_keys"]),
                 "API keys revoked": acc["api_keys_revoked"],
             }
         ),
@@ -240,7 +244,8 @@ def render_html(report: dict[str, Any]) -> str:
         bar_chart(
             "Card-data accesses per day", [d["date"] for d in vol], [d["total"] for d in vol]
         ),
-        f'<p class="note">Audit actions counted: {_e(", ".join(actions))}.</p>',
+        f'<p class="note">Audit actions counted: {_e(", ".join(actions))}; accesses by earlier'
+        f" canary runs left out: {_e(report['access_volume']['canary_accesses_excluded'])}.</p>",
     ]
     return (
         '<!DOCTYPE html>\n<html xmlns="http://www.w3.org/1999/xhtml" lang="en"><head>'

@@ -122,6 +122,10 @@ def test_demo_deployment_passes_with_every_section_filled(
     assert len(series) == 30 and series[-1]["date"] == now.date().isoformat()
     page = _check_rendering(report)
     assert page.count("<svg") == 3 and "PASS" in page
+    # The canary's own card accesses stay out of the next report's chart.
+    again = build_report(deployment, now=now, canary=False)
+    assert again["access_volume"]["canary_accesses_excluded"] >= 4  # 2 tokenized, 2 charged
+    assert again["access_volume"]["series"][-1] == series[-1]
     assert len(canaries) == 1
     _no_card_data(page + render_json(report), canaries[0])
 
