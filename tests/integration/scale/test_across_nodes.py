@@ -7,7 +7,10 @@ PostgreSQL database and one Redis database.
 
 from __future__ import annotations
 
+import json
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,9 +20,9 @@ import redis
 from sqlalchemy import create_engine, func, select
 
 from cardshield.storage.engine import normalize_url
-from cardshield.storage.schema import audit_log, sandbox_ledger
+from cardshield.storage.schema import audit_log, cards, data_keys, sandbox_ledger
 from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
-from tests.integration.scale.harness import Cluster, make_cluster
+from tests.integration.scale.harness import Cluster, cli, make_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -149,3 +152,71 @@ def test_every_node_reports_redis_in_readiness(cluster: Cluster) -> None:
         body = httpx.get(f"{node.url}/readyz", timeout=5).json()
         assert body["checks"]["volatile_store"] == "ok"
         assert body["status"] == "ready"
+
+
+def test_merchant_deleted_elsewhere_is_gone_on_every_node(cluster: Cluster) -> None:
+    env = cluster.env
+    merchant = cli(env, "merchants", "add", "Short-lived shop").strip()
+    sk = json.loads(cli(env, "apikeys", "create", "--merchant", merchant, "--json"))["key"]
+    pk = json.loads(
+        cli(
+            env,
+            "apikeys",
+            "create",
+            "--merchant",
+            merchant,
+            "--kind",
+            "publishable",
+            "--origin",
+            "https://shop.example",
+            "--json",
+        )
+    )["key"]
+    shop = Cluster(env, cluster.database_url, cluster.redis_url, cluster.nodes, sk, pk, merchant)
+    tokens = [_tokenize(shop, node) for node in range(3)]  # every node caches its data keys
+    # Crypto-shredding from a separate process (an operator's shell), not through a node.
+    cli(env, "merchants", "delete", merchant, "--yes")
+    for node in range(3):
+        refused = httpx.post(
+            f"{cluster.nodes[node].url}/v1/tokens",
+            headers={"Authorization": f"Bearer {pk}"},
+            json={"card": {"number": CANARY_PAN, "exp_month": 12, "exp_year": 2030}},
+            timeout=10,
+        )
+        assert refused.status_code == 401, refused.text
+        assert _pay(shop, node, tokens[node], 1234, f"after-delete-{node}").status_code == 401
+    engine = create_engine(normalize_url(cluster.database_url))
+    try:
+        with engine.connect() as conn:
+            left = conn.execute(
+                select(func.count()).where(cards.c.merchant_id == merchant)
+            ).scalar_one()
+            live_keys = conn.execute(
+                select(func.count()).where(
+                    data_keys.c.merchant_id == merchant, data_keys.c.wrapped.is_not(None)
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert (left, live_keys) == (0, 0)
+
+
+def test_sigterm_lets_the_request_in_flight_finish(cluster: Cluster) -> None:
+    node = cluster.nodes[2]
+    token = _tokenize(cluster, 2)
+    answer: list[httpx.Response] = []
+    # An amount ending in 993 makes the sandbox processor answer after 1.5 s.
+    slow = threading.Thread(target=lambda: answer.append(_pay(cluster, 2, token, 7993, "drain")))
+    slow.start()
+    time.sleep(0.5)
+    assert node.proc is not None
+    node.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    with pytest.raises(httpx.ConnectError):  # no new connections while draining
+        httpx.get(f"{node.url}/healthz", timeout=2)
+    slow.join(30)
+    assert node.proc.wait(30) in (0, -signal.SIGTERM)
+    assert answer and answer[0].status_code == 200, answer
+    assert answer[0].json()["status"] == "captured"
+    node.start()  # leave the cluster whole
+    node.wait_ready()
