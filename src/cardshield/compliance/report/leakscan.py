@@ -13,6 +13,7 @@ holding each canary checks that the scanner does see them, so "no hits" means so
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from cardshield.discovery import FileResult, ScanOptions, run_scan, scan_databas
 from cardshield.discovery.context import FileContext
 from cardshield.discovery.errors import DiscoveryError
 from cardshield.discovery.extractors.cells import scan_cell
+from cardshield.discovery.matcher import scan_chunks
 from cardshield.discovery.scanner import scan_bytes_named
 from cardshield.redaction.text import redact
 from cardshield.storage import make_engine
@@ -164,6 +166,25 @@ def _sqlite_tables(collector: _Collector, url: str) -> None:
     collector.results("database", results)
 
 
+def _raw_bytes(collector: _Collector, path: Path) -> None:
+    """The database file byte for byte: free pages and unvacuumed space keep deleted rows,
+    which a table scan cannot see."""
+    if not path.is_file():
+        return
+    member = f"{path}#bytes"
+    result = FileResult(path=member, members=1)
+    ctx = FileContext(collector.options, result, path.stat().st_size)
+
+    def chunks() -> Iterator[bytes]:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                result.bytes_read += len(chunk)
+                yield chunk
+
+    ctx.report(member, list(scan_chunks(chunks())))
+    collector.results("files", [result])
+
+
 def _webhooks(collector: _Collector, settings: Settings, merchant_id: str) -> None:
     engine = make_engine(settings.effective_database_url)
     try:
@@ -209,6 +230,7 @@ def scan_for_canaries(
     if url.startswith("sqlite:///"):
         _sqlite_tables(collector, url)
         db = Path(url.removeprefix("sqlite:///"))
+        _raw_bytes(collector, db)
         if settings.data_dir.resolve() not in db.resolve().parents:
             paths += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal")]
     else:

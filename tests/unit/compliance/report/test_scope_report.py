@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from cardshield.cards import PAN
 from cardshield.compliance.report import build_report, render_html, render_json
@@ -209,6 +209,38 @@ def frame_of(masker: StreamMasker) -> Any:
     import numpy as np
 
     return np.zeros(masker.latency_ms * 8, dtype=np.uint8) + 0xFF  # mu-law silence
+
+
+def test_a_deleted_row_left_in_the_sqlite_file_is_caught(
+    deployment: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(deployment.effective_database_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE debug_notes (note TEXT)"))
+    tokenize = Vault.tokenize
+
+    def leaky(self: Vault, merchant_id: str, pan: PAN, *args: Any, **kwargs: Any) -> Any:
+        # Written and deleted again: gone from every table, still in the file's free pages
+        # (as with any SQLite built without secure delete, the default upstream).
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA secure_delete=OFF")
+            conn.execute(text("INSERT INTO debug_notes VALUES (:n)"), {"n": f"card {pan.reveal()}"})
+            conn.commit()
+            conn.execute(text("DELETE FROM debug_notes"))
+            conn.commit()
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return tokenize(self, merchant_id, pan, *args, **kwargs)
+
+    monkeypatch.setattr(Vault, "tokenize", leaky)
+    try:
+        report = build_report(deployment, now=datetime.now(UTC))
+    finally:
+        engine.dispose()
+    hits = report["canary"]["scan"]["hits"]
+    assert report["canary"]["verdict"] == "FAIL"
+    assert hits and all(h["location"].endswith("vault.db#bytes") for h in hits), hits
+    # The second card's row reuses the first one's freed space; the last one stays.
+    assert "api" in {h["canary"] for h in hits}
 
 
 def test_a_tampered_audit_entry_breaks_the_chain(deployment: Settings) -> None:
