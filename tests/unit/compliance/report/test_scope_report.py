@@ -243,6 +243,35 @@ def test_a_deleted_row_left_in_the_sqlite_file_is_caught(
     assert "api" in {h["canary"] for h in hits}
 
 
+def test_a_card_number_in_a_webhook_payload_is_caught(
+    deployment: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cardshield.payments import outbox, record
+
+    seen: list[str] = []
+    tokenize, emit = Vault.tokenize, record.emit_event
+
+    def keep(self: Vault, merchant_id: str, pan: PAN, *args: Any, **kwargs: Any) -> Any:
+        seen.append(pan.reveal())
+        return tokenize(self, merchant_id, pan, *args, **kwargs)
+
+    def leaky_emit(conn: Any, **kwargs: Any) -> str:
+        # An event that carries the card number, with the outbox's redaction switched off.
+        kwargs["data"] = dict(kwargs["data"]) | {"card_number": seen[-1]}
+        return emit(conn, **kwargs)
+
+    monkeypatch.setattr(Vault, "tokenize", keep)
+    monkeypatch.setattr(record, "emit_event", leaky_emit)
+    monkeypatch.setattr(outbox, "redact_value", lambda value: value)
+    report = build_report(deployment, now=datetime.now(UTC))
+    hits = report["canary"]["scan"]["hits"]
+    assert report["canary"]["verdict"] == "FAIL"
+    webhook_hits = [h for h in hits if h["source"] == "webhooks"]
+    assert webhook_hits and all(h["location"].startswith("events!evt_") for h in webhook_hits)
+    assert {h["canary"] for h in webhook_hits} == {"hosted_fields", "api"}
+    assert any(h["source"] == "database" and h["column"] == "data" for h in hits)
+
+
 def test_a_tampered_audit_entry_breaks_the_chain(deployment: Settings) -> None:
     engine = make_engine(deployment.effective_database_url)
     with engine.begin() as conn:
