@@ -37,3 +37,21 @@ def test_the_cvv_counts_only_next_to_a_key_that_names_it() -> None:
     assert pattern.search(b"card cvv=" + code + b" ok")
     assert not pattern.search(b"amount " + code)
     assert not pattern.search(b'{"cvc": "' + code + b'9"}')
+
+
+def test_the_verdict_needs_every_flow_and_a_seeing_scanner() -> None:
+    from datetime import UTC, datetime
+
+    from cardshield.compliance.report.build import canary_verdict
+    from cardshield.compliance.report.flows import FlowRun, Step
+    from cardshield.compliance.report.leakscan import Hit, LeakScan
+
+    run = FlowRun("mer_x", datetime.now(UTC), steps=[Step("api", "POST /v1/tokens", True, "")])
+    clean = LeakScan(control_ok=True)
+    assert canary_verdict(run, clean, None) == "PASS"
+    assert canary_verdict(run, LeakScan(control_ok=False), None) == "ERROR"
+    assert canary_verdict(None, None, "cannot reach the server") == "ERROR"
+    failed = FlowRun("mer_x", datetime.now(UTC), steps=[Step("api", "x", False, "HTTP 429")])
+    assert canary_verdict(failed, clean, None) == "ERROR"
+    leak = LeakScan(control_ok=True, hits=[Hit("logs", "l", 1, None, "api", "pan", "m")])
+    assert canary_verdict(failed, leak, "later error") == "FAIL"  # a found canary always fails
