@@ -69,7 +69,9 @@ def root(
     config: Path | None = typer.Option(
         None, "--config", help="TOML settings file (default: $CARDSHIELD_CONFIG)."
     ),
-    log_level: str = typer.Option("WARNING", "--log-level", envvar="CARDSHIELD_CLI_LOG_LEVEL"),
+    log_level: str = typer.Option(
+        "WARNING", "--log-level", envvar="CARDSHIELD_LOG_LEVEL", help="Log level for this command."
+    ),
 ) -> None:
     """Set up redacting logging before any command runs."""
     configure_logging(level=log_level, fmt="console")
