@@ -21,6 +21,7 @@ from cardshield.web.routers import (
     health,
     payment_methods,
     payments,
+    phone_media,
     phone_twilio,
     sandbox_challenge,
     tokens,
@@ -77,6 +78,7 @@ def create_app(
         gateway_webhooks,
         elements,
         phone_twilio,
+        phone_media,
         console,
         metrics,
     ):

@@ -16,6 +16,7 @@ from cardshield.web.console.pages import (
     audit,
     dashboard,
     payments,
+    phone,
     signin,
     static,
     users,
@@ -23,5 +24,16 @@ from cardshield.web.console.pages import (
 )
 
 router = APIRouter()
-for _module in (signin, account, dashboard, payments, apikeys, webhooks, audit, users, static):
+for _module in (
+    signin,
+    account,
+    dashboard,
+    payments,
+    apikeys,
+    webhooks,
+    audit,
+    users,
+    phone,
+    static,
+):
     router.include_router(_module.router)

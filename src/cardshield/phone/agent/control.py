@@ -1,0 +1,96 @@
+"""What the agent may do with a call's secure capture. Every change is a new version of the
+call's row; the keypad (on the node holding the media stream) reads it at the next digit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cardshield.errors import InvalidRequestError
+from cardshield.payments.service import PaymentService
+from cardshield.phone.calls import CallState, CallStore
+from cardshield.redaction.logging import get_logger
+
+log = get_logger(__name__)
+
+AGENT_FIELDS = ("expiry", "card", "cvc")
+# Re-keying a field invalidates what was built on it: the token carries the expiry, and
+# the security code belongs to the card.
+DEPENDENTS = {"expiry": ("expiry", "card", "cvc"), "card": ("card", "cvc"), "cvc": ("cvc",)}
+
+
+class CaptureNotReady(InvalidRequestError):
+    code = "capture_not_ready"
+    http_status = 409
+    default_message = "Every card field must be valid before charging."
+
+
+class AgentControl:
+    def __init__(self, store: CallStore, payments: PaymentService) -> None:
+        self.store = store
+        self.payments = payments
+
+    def start(self, call_sid: str, merchant_id: str, *, now: datetime, actor: str) -> CallState:
+        state = self.store.find(call_sid)
+        if state is None:
+            state = self.store.create(
+                CallState(
+                    call_sid=call_sid,
+                    merchant_id=merchant_id,
+                    mode="agent",
+                    step="idle",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        log.info("phone.agent.start", call_sid=call_sid, actor=actor)
+        return self.store.save(
+            state.evolve(
+                step="expiry", fields={}, token=None, brand=None, last4=None, outcome=None
+            ),
+            now=now,
+        )
+
+    def rerequest(self, call_sid: str, field: str, *, now: datetime) -> CallState:
+        if field not in AGENT_FIELDS:
+            raise InvalidRequestError("Unknown field.", param="field")
+        state = self.store.get(call_sid)
+        fields = {k: v for k, v in state.fields.items() if k not in DEPENDENTS[field]}
+        changes: dict[str, object] = {"step": field, "fields": fields, "outcome": None}
+        if field in ("expiry", "card"):
+            changes.update(token=None, brand=None, last4=None)
+        return self.store.save(state.evolve(**changes), now=now)
+
+    def cancel(self, call_sid: str, *, now: datetime) -> CallState:
+        state = self.store.get(call_sid)
+        return self.store.save(state.evolve(step="cancelled", outcome="cancelled"), now=now)
+
+    def charge(
+        self, call_sid: str, *, amount: int, currency: str, now: datetime, actor: str
+    ) -> CallState:
+        state = self.store.get(call_sid)
+        ready = all(state.fields.get(f) == "valid" for f in AGENT_FIELDS)
+        if not ready or state.token is None or state.step != "ready":
+            raise CaptureNotReady
+        if amount <= 0 or len(currency) != 3:
+            raise InvalidRequestError("Give a positive amount and a currency.", param="amount")
+        payment = self.payments.create(
+            state.merchant_id,
+            amount=amount,
+            currency=currency.upper(),
+            token=state.token,
+            idempotency_key=f"phone-agent-{call_sid}-{state.token}",
+            metadata={"channel": "phone_agent", "call_sid": call_sid},
+            now=now,
+        )
+        outcome = "approved" if payment.status in ("captured", "authorized") else "declined"
+        log.info("phone.agent.charge", call_sid=call_sid, actor=actor, outcome=outcome)
+        return self.store.save(
+            state.evolve(
+                step="done",
+                amount=amount,
+                currency=currency.upper(),
+                payment_id=payment.id,
+                outcome=outcome,
+            ),
+            now=now,
+        )

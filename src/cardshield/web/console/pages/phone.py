@@ -1,0 +1,154 @@
+"""The agent screen (agent role: ``phone:capture``): start secure capture for a live call,
+watch masked progress, re-request a field, cancel, then charge.
+
+The page is plain server-rendered HTML; ``/console/static/phone.js`` opens
+``/console/phone/live/{call_sid}``, a WebSocket authenticated like the pages (the session
+cookie, a same-origin ``Origin`` and the session's CSRF token in the query). The socket sends
+the masked view of the call whenever its row changes (read from the database, so the media
+stream may be served by another node) and takes the agent's actions as JSON messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, WebSocket, WebSocketException, status
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.websockets import WebSocketDisconnect
+
+from cardshield.errors import CardshieldError
+from cardshield.phone.agent.control import AgentControl
+from cardshield.phone.agent.service import agent_control
+from cardshield.phone.agent.view import masked_view
+from cardshield.phone.calls import CallStore
+from cardshield.runtime import Runtime
+from cardshield.security import sessions
+from cardshield.security.permissions import Access, Permission, declare, has_permission
+from cardshield.security.sessions import Session
+from cardshield.web.console.auth import Principal, Require
+from cardshield.web.console.render import render
+from cardshield.web.console.routing import console_router
+
+router = console_router(tags=["console"])
+Agent = Annotated[Principal, Require(Permission.PHONE_CAPTURE)]
+POLL_S = 0.2
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@router.get("/phone")
+def phone_page(request: Request, principal: Agent) -> Response:
+    call = request.query_params.get("call", "")[:64]
+    return render(request, "phone.html", {"call": call})
+
+
+def _clock(websocket: WebSocket) -> datetime:
+    clock = getattr(websocket.app.state, "clock", None)
+    return clock() if clock else datetime.now(UTC)
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    origin = websocket.headers.get("origin", "")
+    scheme = "https" if websocket.url.scheme == "wss" else "http"
+    return hmac.compare_digest(origin.encode(), f"{scheme}://{websocket.url.netloc}".encode())
+
+
+def _agent_socket(websocket: WebSocket) -> Session:
+    """A live console session of an operator allowed ``phone:capture`` (else 1008)."""
+    runtime: Runtime = websocket.app.state.runtime
+    secure = not (websocket.url.scheme == "ws" and (websocket.url.hostname or "") in _LOOPBACK)
+    token = websocket.cookies.get("__Host-cardshield_session" if secure else "cardshield_session")
+    with runtime.engine.begin() as conn:
+        session = sessions.load(conn, token, now=_clock(websocket))
+    csrf = websocket.query_params.get("csrf", "")
+    if (
+        session is None
+        or not session.active
+        or not has_permission(session.operator.role, Permission.PHONE_CAPTURE)
+        or not _same_origin(websocket)
+        or not hmac.compare_digest(csrf.encode(), session.csrf_token.encode())
+    ):
+        raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "not allowed")
+    return session
+
+
+AgentSocket = Annotated[
+    Session,
+    Depends(declare(_agent_socket, Access("permission", Permission.PHONE_CAPTURE.value))),
+]
+
+
+def _act(
+    control: AgentControl,
+    runtime: Runtime,
+    session: Session,
+    call: str,
+    msg: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any] | None:
+    actor = f"operator:{session.operator.id}"
+    action = msg.get("action")
+    merchant = session.operator.merchant_id or runtime.settings.phone_merchant_id
+    try:
+        if action == "start":
+            control.start(call, merchant, now=now, actor=actor)
+        elif action == "rerequest":
+            control.rerequest(call, str(msg.get("field", "")), now=now)
+        elif action == "cancel":
+            control.cancel(call, now=now)
+        elif action == "charge":
+            amount = msg.get("amount")
+            if not isinstance(amount, int):
+                return {"type": "error", "code": "invalid_amount"}
+            control.charge(
+                call, amount=amount, currency=str(msg.get("currency", "")), now=now, actor=actor
+            )
+        else:
+            return {"type": "error", "code": "unknown_action"}
+    except CardshieldError as exc:
+        return {"type": "error", "code": exc.code}
+    return None
+
+
+@router.websocket("/phone/live/{call_sid}")
+async def live(websocket: WebSocket, call_sid: str, session: AgentSocket) -> None:
+    runtime: Runtime = websocket.app.state.runtime
+    call = call_sid[:64]
+    store = CallStore(runtime.engine)
+    control = agent_control(runtime)
+    if session.operator.merchant_id is not None:
+        found = await run_in_threadpool(store.find, call)
+        if found is not None and found.merchant_id != session.operator.merchant_id:
+            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "not allowed")
+    await websocket.accept()
+
+    async def push() -> None:
+        version = -1
+        while True:
+            state = await run_in_threadpool(store.find, call)
+            if state is not None and state.version != version:
+                version = state.version
+                await websocket.send_text(json.dumps(masked_view(state)))
+            await asyncio.sleep(POLL_S)
+
+    pusher = asyncio.create_task(push())
+    try:
+        while True:
+            text = await websocket.receive_text()
+            try:
+                msg = json.loads(text[:4096])
+            except ValueError:
+                continue
+            if isinstance(msg, dict):
+                now = _clock(websocket)
+                reply = await run_in_threadpool(_act, control, runtime, session, call, msg, now)
+                if reply is not None:
+                    await websocket.send_text(json.dumps(reply))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        pusher.cancel()
