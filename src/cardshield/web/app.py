@@ -22,6 +22,7 @@ from cardshield.web.routers import (
     payment_methods,
     payments,
     phone_media,
+    phone_rtp,
     phone_twilio,
     sandbox_challenge,
     tokens,
@@ -79,6 +80,7 @@ def create_app(
         elements,
         phone_twilio,
         phone_media,
+        phone_rtp,
         console,
         metrics,
     ):

@@ -47,6 +47,7 @@ class RelaySession:
     caller: _Side | None = None
     agent: _Side | None = None
     forwarded: int = 0
+    owner: str | None = None  # the merchant that allocated it (API sessions)
 
     @property
     def caller_port(self) -> int:

@@ -208,3 +208,36 @@ def test_packets_round_trip() -> None:
     assert RtpPacket.parse(p.to_bytes()) == p
     e = TelephoneEvent(11, True, 10, 1600)
     assert TelephoneEvent.parse(e.to_bytes()) == e and e.key == "#"
+
+
+def test_sessions_are_allocated_and_released_through_the_api(phone: Phone) -> None:
+    from cardshield.security.apikeys import create_key
+
+    with phone.runtime.engine.begin() as conn:
+        key = create_key(
+            conn, now=NOW, merchant_id=phone.merchant, kind="secret", scopes=["payments:write"]
+        )
+    auth = {"Authorization": f"Bearer {key.key.reveal()}"}
+    agent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    agent.bind(("127.0.0.1", 0))
+    agent.settimeout(2)
+    body = {"call_sid": "CAapi1", "agent_port": agent.getsockname()[1]}
+    assert phone.client.post("/v1/phone/rtp/sessions", json=body).status_code == 401
+    r = phone.client.post("/v1/phone/rtp/sessions", json=body, headers=auth)
+    assert r.status_code == 200, r.text
+    ports = r.json()
+    assert ports["caller_port"] != ports["agent_port"] and ports["idle_timeout_s"] > 0
+    again = phone.client.post("/v1/phone/rtp/sessions", json=body, headers=auth)
+    assert again.status_code >= 400  # one session per call
+    caller = Caller(PCMU)
+    caller.events("5")
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for packet in caller.packets:
+        sender.sendto(packet, ("127.0.0.1", ports["caller_port"]))
+    got = [RtpPacket.parse(agent.recv(2048)) for _ in range(caller.audio_packets)]
+    assert {p.payload_type for p in got} == {PCMU}
+    sender.close()
+    agent.close()
+    r = phone.client.delete("/v1/phone/rtp/sessions/CAapi1", headers=auth)
+    assert r.status_code == 200 and r.json()["released"] is True
+    assert phone.client.delete("/v1/phone/rtp/sessions/CAapi1", headers=auth).status_code == 404
