@@ -1,0 +1,77 @@
+"""Agent-assisted capture without a transport: the keypad fed digit by digit (as any
+transport feeds it) and the agent's actions, against a real database, vault and sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cardshield.phone.agent.control import CaptureNotReady
+from cardshield.phone.agent.service import agent_control, keypad
+from cardshield.phone.agent.view import masked_view
+from cardshield.phone.calls import CallStore
+from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
+from tests.databases import sqlite_database
+from tests.unit.phone.ivr.harness import NOW, Phone, phone_world
+
+CALL = "CA" + "3" * 32
+
+
+@pytest.fixture
+def phone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[Phone]:
+    yield from phone_world(sqlite_database(tmp_path), caplog)
+
+
+def key(pad: object, digits: str) -> None:
+    for d in digits:
+        pad.press(CALL, d)  # type: ignore[attr-defined]
+
+
+def test_masked_progress_rerequest_cancel_and_charge(
+    phone: Phone, caplog: pytest.LogCaptureFixture
+) -> None:
+    control = agent_control(phone.runtime)
+    pad = keypad(phone.runtime, lambda: NOW)
+    store = CallStore(phone.runtime.engine)
+    key(pad, "1230#")  # before capture starts: dropped
+    control.start(CALL, phone.merchant, now=NOW, actor="test")
+    assert store.get(CALL).fields == {}
+    key(pad, "1230#")
+    key(pad, CANARY_PAN[:7])
+    view = masked_view(store.get(CALL))
+    assert view["fields"]["card"] == {"status": "keying", "keyed": 7, "display": "•••• •••"}
+    key(pad, "*")  # the caller starts the number again
+    key(pad, CANARY_PAN + "#")
+    view = masked_view(store.get(CALL))
+    assert view["fields"]["card"]["display"] == "•••• •••• •••• 4242"
+    assert view["fields"]["card"]["brand"] == "visa" and view["step"] == "cvc"
+    key(pad, "12#")  # too short for Visa
+    assert masked_view(store.get(CALL))["fields"]["cvc"]["status"] == "invalid"
+    with pytest.raises(CaptureNotReady):
+        control.charge(CALL, amount=500, currency="EUR", now=NOW, actor="test")
+    # The agent asks for the card again: the token and the code go, the expiry stays.
+    control.rerequest(CALL, "card", now=NOW)
+    state = store.get(CALL)
+    assert (state.step, state.token, state.fields) == ("card", None, {"expiry": "valid"})
+    key(pad, CANARY_PAN + "#" + CANARY_CVV + "#")
+    assert masked_view(store.get(CALL))["ready"] is True
+    done = control.charge(CALL, amount=500, currency="eur", now=NOW, actor="test")
+    assert (done.outcome, done.currency, done.step) == ("approved", "EUR", "done")
+    key(pad, "9999#")  # after the charge: nothing changes
+    assert store.get(CALL).version == done.version
+    blob = repr(store.get(CALL)) + caplog.text + repr(masked_view(store.get(CALL)))
+    assert_no_card_data(blob)
+    assert CANARY_CVV not in caplog.text
+
+
+def test_cancel_stops_capture(phone: Phone) -> None:
+    control = agent_control(phone.runtime)
+    pad = keypad(phone.runtime, lambda: NOW)
+    control.start(CALL, phone.merchant, now=NOW, actor="test")
+    key(pad, "1230#")
+    control.cancel(CALL, now=NOW)
+    key(pad, CANARY_PAN + "#")
+    state = CallStore(phone.runtime.engine).get(CALL)
+    assert (state.step, state.outcome, state.token) == ("cancelled", "cancelled", None)
