@@ -14,7 +14,7 @@ from cardshield.phone.agent.view import masked_view
 from cardshield.phone.calls import CallStore
 from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
 from tests.databases import sqlite_database
-from tests.unit.phone.ivr.harness import NOW, Phone, phone_world
+from tests.unit.phone.ivr.harness import NOW, Phone, assert_no_cvv, phone_world
 
 CALL = "CA" + "3" * 32
 
@@ -63,7 +63,7 @@ def test_masked_progress_rerequest_cancel_and_charge(
     assert store.get(CALL).version == done.version
     blob = repr(store.get(CALL)) + caplog.text + repr(masked_view(store.get(CALL)))
     assert_no_card_data(blob)
-    assert CANARY_CVV not in caplog.text
+    assert_no_cvv(caplog.text, CANARY_CVV)
 
 
 def test_cancel_stops_capture(phone: Phone) -> None:
