@@ -30,4 +30,11 @@ class RecordingControlError(PhoneError):
 
 class RelayError(PhoneError):
     code = "rtp_relay_error"
+    http_status = 503
     default_message = "The RTP relay could not be set up."
+
+
+class RelaySessionExists(InvalidRequestError):
+    code = "rtp_session_exists"
+    http_status = 409
+    default_message = "This call already has an RTP relay session."

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import cast
 
-from cardshield.phone.errors import RelayError
+from cardshield.phone.errors import RelayError, RelaySessionExists
 from cardshield.phone.transports import DigitSink
 from cardshield.phone.transports.masking import DEFAULT_EVENT_PT, CallerToAgent
 from cardshield.redaction.logging import get_logger
@@ -109,7 +109,7 @@ class RtpRelay:
         event_pt: int = DEFAULT_EVENT_PT,
     ) -> RelaySession:
         if call_sid in self.sessions:
-            raise RelayError("this call already has a relay session")
+            raise RelaySessionExists
         loop = asyncio.get_running_loop()
         session = RelaySession(call_sid, CallerToAgent(self._sink, call_sid, event_pt=event_pt))
         session.agent_addr = agent_addr

@@ -22,6 +22,7 @@ from cardshield.phone.twilio_signature import signature_valid
 from cardshield.runtime import Runtime
 from cardshield.security.permissions import Access, declare
 from cardshield.web.deps import NowDep, RuntimeDep, get_runtime
+from cardshield.web.routers._schemas import ERRORS
 
 # Open to anyone, authenticated by Twilio's request signature instead of a key or session.
 TWILIO_SIGNED = Access("public", "twilio_signature")
@@ -61,7 +62,10 @@ async def _twilio_form(request: Request) -> dict[str, str]:
 
 
 TwilioForm = Annotated[dict[str, str], Depends(declare(_twilio_form, TWILIO_SIGNED))]
-router = APIRouter(prefix="/phone/twilio", tags=["phone"])
+# Twilio's side of the call, not part of the merchant API: kept out of the API description.
+router = APIRouter(
+    prefix="/phone/twilio", tags=["phone"], responses=ERRORS, include_in_schema=False
+)
 
 
 def _twiml(xml: str) -> Response:
