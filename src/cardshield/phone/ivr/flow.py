@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cardshield.errors import CardshieldError
 from cardshield.payments.service import PaymentService
 from cardshield.phone.calls import CallState, CallStore
 from cardshield.phone.errors import RecordingControlError
@@ -173,15 +174,21 @@ class IvrFlow:
     def _charge(self, state: CallState, now: datetime) -> Prompt:
         if state.token is None or state.amount is None or state.currency is None:
             raise ValueError("a charge needs the token, amount and currency")
-        payment = self.payments.create(
-            state.merchant_id,
-            amount=state.amount,
-            currency=state.currency,
-            token=state.token,
-            idempotency_key=f"phone-ivr-{state.call_sid}",
-            metadata={"channel": "phone_ivr", "call_sid": state.call_sid},
-            now=now,
-        )
+        try:
+            payment = self.payments.create(
+                state.merchant_id,
+                amount=state.amount,
+                currency=state.currency,
+                token=state.token,
+                idempotency_key=f"phone-ivr-{state.call_sid}",
+                metadata={"channel": "phone_ivr", "call_sid": state.call_sid},
+                now=now,
+            )
+        except CardshieldError as exc:
+            # The caller still gets a clear ending (and the recording resumes) on any failure.
+            log.warning("phone.ivr.charge_failed", call_sid=state.call_sid, code=exc.code)
+            message = "Sorry, the payment could not be completed. No money was taken."
+            return self._end(state, "error", message, now)
         approved = payment.status in ("captured", "succeeded", "authorized")
         outcome = "approved" if approved else "declined"
         state = state.evolve(payment_id=payment.id)

@@ -34,16 +34,11 @@ def _runtime(websocket: WebSocket) -> Runtime:
 
 def socket_url(runtime: Runtime, websocket: WebSocket) -> str:
     """The ``wss://`` URL Twilio signed (the public URL's host when behind a proxy)."""
-    if runtime.settings.public_url:
-        base = runtime.settings.effective_public_url
-        base = (
-            "wss://" + base.split("://", 1)[1]
-            if base.startswith("https")
-            else "ws://" + (base.split("://", 1)[1])
-        )
-        query = f"?{websocket.url.query}" if websocket.url.query else ""
-        return f"{base}{websocket.url.path}{query}"
-    return str(websocket.url)
+    if not runtime.settings.public_url:
+        return str(websocket.url)
+    scheme, _, rest = runtime.settings.effective_public_url.partition("://")
+    query = f"?{websocket.url.query}" if websocket.url.query else ""
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}{websocket.url.path}{query}"
 
 
 def _twilio_socket(websocket: WebSocket) -> Runtime:

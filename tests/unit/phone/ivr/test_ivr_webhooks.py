@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from cardshield.cards import TEST_CARDS, Outcome
 from cardshield.phone.calls import phone_calls
 from cardshield.storage.schema import payments
 from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
@@ -213,3 +214,13 @@ def test_bad_signature_is_refused(phone: Phone) -> None:
     assert r.status_code == 403
     assert call_row(phone, call)["step"] == "confirm"
     assert phone.recordings.updates == []
+
+
+def test_declined_card_gets_a_clear_ending(phone: Phone, caplog: pytest.LogCaptureFixture) -> None:
+    call = "CA" + "8" * 32
+    decline = next(c.number for c in TEST_CARDS if c.outcome is Outcome.GENERIC_DECLINE)
+    result = pay(phone, call, pan=decline)
+    assert "declined" in said(result) and ET.fromstring(result).find("Hangup") is not None
+    row = call_row(phone, call)
+    assert row["outcome"] == "declined" and row["recording_paused"] is False
+    assert_no_card_data(caplog.text, pans=(decline,))
