@@ -1,0 +1,270 @@
+"""Spoken card data in a stream of words: the rules recordings and transcripts share.
+
+Words come with positions on one axis (milliseconds for recognised speech, word indexes for
+text), so the same rules serve both:
+
+* Number words ("zero".."nine", "oh", "double four", "twenty eight", "seven hundred") and
+  digit groups ("4111") make *runs*: number words no further apart than ``max_gap``; filler
+  words ("uh", "um") are dropped by the caller before the rules see the stream.
+* A run that spells 12 or more digits is a card number (``"pan"``).
+* A run that follows a *prompt* is card data whatever its length: a card number
+  ("card number"), an expiry ("expiry", "expiration", "expires") or a security code
+  ("security code", "verification", "CVV", "CVC"). "card" and "security" count only with
+  "number" and "code" right after them: an order number or a zip code is no prompt. The
+  first run within ``prompt_window`` of the prompt qualifies, and so does each next run
+  within ``chain_gap`` of the one before (a number read out in groups with long pauses).
+
+A prompt can come from another speaker (the agent asks, the caller answers): callers merge
+the prompt words of every channel and keep runs per channel. Nothing here keeps or prints
+digits except :attr:`CardRun.digits`, whose ``repr`` is hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Reason = Literal["pan", "number", "expiry", "code"]
+
+UNITS: dict[str, str] = {
+    "zero": "0",
+    "oh": "0",
+    "o": "0",
+    "nought": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+TEENS: dict[str, str] = {
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "thirteen": "13",
+    "fourteen": "14",
+    "fifteen": "15",
+    "sixteen": "16",
+    "seventeen": "17",
+    "eighteen": "18",
+    "nineteen": "19",
+}
+TENS: dict[str, str] = {
+    "twenty": "2",
+    "thirty": "3",
+    "forty": "4",
+    "fifty": "5",
+    "sixty": "6",
+    "seventy": "7",
+    "eighty": "8",
+    "ninety": "9",
+}
+REPEATS: dict[str, int] = {"double": 2, "triple": 3}
+HUNDRED = "hundred"
+NUMBER_WORDS: frozenset[str] = frozenset(
+    [*UNITS, *TEENS, *TENS, *REPEATS, HUNDRED],
+)
+FILLERS: frozenset[str] = frozenset({"uh", "um", "er", "erm", "ah", "hmm", "mm"})
+
+#: Single words that open a prompt, and what they ask for.
+PROMPT_WORDS: dict[str, Reason] = {
+    "expiry": "expiry",
+    "expiration": "expiry",
+    "expires": "expiry",
+    "verification": "code",
+    "cvv": "code",
+    "cvc": "code",
+    "cv2": "code",
+    "csc": "code",
+}
+#: Pairs that open a prompt only together: an order number or a zip code is no card data.
+PROMPT_PAIRS: dict[tuple[str, str], Reason] = {
+    ("card", "number"): "number",
+    ("security", "code"): "code",
+}
+#: Words that belong to the vocabulary of prompts (what a recogniser must know).
+PROMPT_VOCABULARY: frozenset[str] = frozenset(
+    {*PROMPT_WORDS, *(w for pair in PROMPT_PAIRS for w in pair), "date"},
+)
+PAN_DIGITS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word (lower case) at ``start``..``end`` on the stream's axis, on ``channel``."""
+
+    text: str
+    start: int
+    end: int
+    channel: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CardRun:
+    """A run of number words found to be card data. ``repr`` hides the digits."""
+
+    words: tuple[Word, ...]
+    reason: Reason
+    digits: str = field(repr=False)
+
+    @property
+    def start(self) -> int:
+        return self.words[0].start
+
+    @property
+    def end(self) -> int:
+        return self.words[-1].end
+
+    @property
+    def channel(self) -> int:
+        return self.words[0].channel
+
+
+def is_number_word(text: str) -> bool:
+    return text in NUMBER_WORDS or (text.isascii() and text.isdigit())
+
+
+def spell_digits(words: Sequence[str]) -> str:
+    """The digit string a sequence of number words spells ("double four" -> "44").
+
+    Tens and "hundred" leave trailing zeros that the next words may fill: "twenty eight" is
+    28, "seven hundred thirty seven" 737, "twenty twenty eight" 2028.
+    """
+    out: list[str] = []
+    slots = 0  # trailing zeros the next word may overwrite
+    repeat = 1
+    for word in words:
+        if word in REPEATS:
+            repeat = REPEATS[word]
+            continue
+        if word in UNITS:
+            digit = UNITS[word]
+            if slots and repeat == 1 and digit != "0":
+                out[-1] = digit
+            else:
+                out.extend(digit * repeat)
+            slots = 0
+        elif word in TEENS:
+            if slots == 2:
+                out[-2:] = TEENS[word]
+            else:
+                out.extend(TEENS[word])
+            slots = 0
+        elif word in TENS:
+            if slots == 2:
+                out[-2:] = [TENS[word], "0"]
+            else:
+                out.extend([TENS[word], "0"])
+            slots = 1
+        elif word == HUNDRED:
+            if out:
+                out.extend("00")
+                slots = 2
+        elif word.isascii() and word.isdigit():
+            out.extend(word)
+            slots = 0
+        repeat = 1
+    return "".join(out)
+
+
+def number_runs(words: Sequence[Word], max_gap: int) -> list[tuple[Word, ...]]:
+    """Maximal runs of number words on one channel, consecutive ones ``max_gap`` apart at most.
+
+    ``words`` are in order; any other word ends a run.
+    """
+    runs: list[tuple[Word, ...]] = []
+    current: list[Word] = []
+    for word in words:
+        if not is_number_word(word.text):
+            if current:
+                runs.append(tuple(current))
+                current = []
+            continue
+        if current and (
+            word.start - current[-1].end > max_gap or word.channel != current[-1].channel
+        ):
+            runs.append(tuple(current))
+            current = []
+        current.append(word)
+    if current:
+        runs.append(tuple(current))
+    # A run that is only "double" or "hundred" spells nothing.
+    return [run for run in runs if spell_digits([w.text for w in run])]
+
+
+def prompts(words: Sequence[Word], pair_gap: int) -> list[tuple[int, Reason]]:
+    """``(end, reason)`` of every prompt in ``words`` (all channels, in order)."""
+    found: list[tuple[int, Reason]] = []
+    for i, word in enumerate(words):
+        if word.text in PROMPT_WORDS:
+            found.append((word.end, PROMPT_WORDS[word.text]))
+            continue
+        for nxt in words[i + 1 : i + 3]:  # "card number", "card's number", "card long number"
+            reason = PROMPT_PAIRS.get((word.text, nxt.text))
+            if reason is not None and nxt.start - word.end <= pair_gap:
+                found.append((nxt.end, reason))
+                break
+    return found
+
+
+def card_runs(
+    words: Sequence[Word],
+    *,
+    max_gap: int,
+    prompt_window: int,
+    chain_gap: int | None = None,
+    pair_gap: int | None = None,
+    min_pan_digits: int = PAN_DIGITS,
+    pan_check: Callable[[tuple[Word, ...], str], bool] | None = None,
+) -> list[CardRun]:
+    """Every run of card data in ``words`` (sorted by start; channels may interleave).
+
+    ``chain_gap`` (default ``prompt_window``) is how far a further run after a prompted one
+    may start; ``pair_gap`` how far "number" may follow "card". ``pan_check(words, digits)``
+    may veto the length rule for a run (it can still qualify through a prompt).
+    """
+    chain = prompt_window if chain_gap is None else chain_gap
+    ordered = sorted(words, key=lambda w: (w.start, w.end))
+    by_channel: dict[int, list[Word]] = {}
+    for word in ordered:
+        by_channel.setdefault(word.channel, []).append(word)
+    runs = [run for chan in by_channel.values() for run in number_runs(chan, max_gap)]
+    runs.sort(key=lambda r: r[0].start)
+    opened = prompts(ordered, prompt_window if pair_gap is None else pair_gap)
+    chosen: dict[int, CardRun] = {}
+    for i, run in enumerate(runs):
+        digits = spell_digits([w.text for w in run])
+        if len(digits) >= min_pan_digits and (pan_check is None or pan_check(run, digits)):
+            chosen[i] = CardRun(run, "pan", digits)
+    for prompt_end, reason in opened:
+        last = prompt_end
+        for i, run in enumerate(runs):
+            if run[-1].end <= prompt_end:
+                continue
+            if run[0].start - last > (prompt_window if last == prompt_end else chain):
+                break
+            if i not in chosen:
+                chosen[i] = CardRun(run, reason, spell_digits([w.text for w in run]))
+            last = run[-1].end
+    return [chosen[i] for i in sorted(chosen)]
+
+
+__all__ = [
+    "FILLERS",
+    "NUMBER_WORDS",
+    "PROMPT_VOCABULARY",
+    "PROMPT_WORDS",
+    "CardRun",
+    "Reason",
+    "Word",
+    "card_runs",
+    "is_number_word",
+    "number_runs",
+    "prompts",
+    "spell_digits",
+]
