@@ -1,0 +1,212 @@
+"""Batch redaction of a folder of recordings: parallel, resumable, with a report.
+
+::
+
+    report = run_batch(Path("calls"), Path("redacted"), RedactOptions(), jobs=2, resume=True)
+
+Every ``*.wav`` under the source folder is redacted into the same relative path under the
+output folder, by a pool of worker processes (each loads its own recogniser once). After
+each file the report is rewritten, as ``redaction-report.json`` and ``redaction-report.csv``
+in the output folder, so an interrupted run loses nothing: with ``resume`` a file whose
+report entry is done, whose input still has the recorded SHA-256 and whose output exists is
+skipped. The report lists spans, reasons, confidence and duration per file; it never holds
+digits. A file that cannot be read is reported with its error and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cardshield.errors import CardshieldError
+from cardshield.phone.dsp import read_wav, write_wav
+from cardshield.redaction.audio import RedactOptions, Segment, redact_audio
+
+REPORT_JSON = "redaction-report.json"
+REPORT_CSV = "redaction-report.csv"
+
+
+@dataclass
+class FileResult:
+    file: str  # relative to the source folder
+    sha256: str
+    status: str  # "done" or "error"
+    duration_ms: int = 0
+    segments: list[Segment] = field(default_factory=list)
+    error: str | None = None
+    skipped: bool = False  # done by an earlier run (resume)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "sha256": self.sha256,
+            "status": self.status,
+            "duration_ms": self.duration_ms,
+            "segments": [s.to_dict() for s in self.segments],
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, row: dict[str, object]) -> FileResult:
+        raw = row.get("segments")
+        segs = raw if isinstance(raw, list) else []
+        return cls(
+            file=str(row["file"]),
+            sha256=str(row["sha256"]),
+            status=str(row["status"]),
+            duration_ms=int(str(row.get("duration_ms", 0))),
+            segments=[
+                Segment(
+                    int(s["start_ms"]),
+                    int(s["end_ms"]),
+                    s["reason"],
+                    float(s["confidence"]),
+                    int(s.get("channel", 0)),
+                )
+                for s in segs
+            ],
+            error=None if row.get("error") is None else str(row.get("error")),
+        )
+
+
+@dataclass
+class BatchReport:
+    files: list[FileResult]
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for f in self.files if f.status != "done")
+
+    def to_json(self) -> str:
+        rows = sorted(self.files, key=lambda f: f.file)
+        return json.dumps({"files": [f.to_dict() for f in rows]}, indent=2) + "\n"
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["file", "status", "duration_ms", "spans", "reasons", "min_confidence"])
+        for f in sorted(self.files, key=lambda f: f.file):
+            reasons = sorted({s.reason for s in f.segments})
+            low = min((s.confidence for s in f.segments), default="")
+            writer.writerow(
+                [f.file, f.status, f.duration_ms, len(f.segments), ";".join(reasons), low]
+            )
+        return buf.getvalue()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def recordings(source: Path, exclude: Path | None = None) -> list[Path]:
+    """The WAV files under ``source`` (sorted), leaving out anything under ``exclude``."""
+    skip = exclude.resolve() if exclude is not None else None
+    found = []
+    for path in source.rglob("*"):
+        if not path.is_file() or path.suffix.lower() != ".wav":
+            continue
+        if skip is not None and path.resolve().is_relative_to(skip):
+            continue
+        found.append(path)
+    return sorted(found)
+
+
+def redact_file(source: Path, target: Path, options: RedactOptions, name: str) -> FileResult:
+    """Redact one recording (runs in a worker process)."""
+    digest = sha256_of(source)
+    try:
+        audio = read_wav(source)
+        result = redact_audio(audio, options)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_wav(target, result.audio)
+    except CardshieldError as exc:
+        return FileResult(name, digest, "error", error=exc.message)
+    return FileResult(name, digest, "done", result.duration_ms, result.segments)
+
+
+def _load_previous(out_dir: Path) -> dict[str, FileResult]:
+    path = out_dir / REPORT_JSON
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["files"]
+        return {r.file: r for r in map(FileResult.from_dict, rows)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(out_dir: Path, report: BatchReport) -> None:
+    _write_atomic(out_dir / REPORT_JSON, report.to_json())
+    _write_atomic(out_dir / REPORT_CSV, report.to_csv())
+
+
+def run_batch(
+    source: Path,
+    out_dir: Path,
+    options: RedactOptions,
+    *,
+    jobs: int = 1,
+    resume: bool = False,
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[FileResult], None] | None = None,
+) -> BatchReport:
+    """Redact every recording under ``source`` into ``out_dir``; returns the report."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = recordings(source, exclude=out_dir)
+    previous = _load_previous(out_dir) if resume else {}
+    results: dict[str, FileResult] = {}
+    todo: list[tuple[Path, Path, str]] = []
+    for path in files:
+        name = path.relative_to(source).as_posix()
+        target = out_dir / name
+        old = previous.get(name)
+        if old and old.status == "done" and target.exists() and old.sha256 == sha256_of(path):
+            old.skipped = True
+            results[name] = old
+        else:
+            todo.append((path, target, name))
+    if on_start is not None:
+        on_start(len(files))
+    for done in results.values():
+        if on_done is not None:
+            on_done(done)
+    report = BatchReport(list(results.values()))
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(redact_file, src, dst, options, name) for src, dst, name in todo]
+        for future in as_completed(futures):
+            result = future.result()
+            results[result.file] = result
+            report = BatchReport(list(results.values()))
+            write_report(out_dir, report)
+            if on_done is not None:
+                on_done(result)
+    write_report(out_dir, report)
+    return report
+
+
+__all__ = [
+    "REPORT_CSV",
+    "REPORT_JSON",
+    "BatchReport",
+    "FileResult",
+    "recordings",
+    "redact_file",
+    "run_batch",
+    "sha256_of",
+    "write_report",
+]
