@@ -9,6 +9,7 @@ from cardshield.errors import InvalidRequestError
 from cardshield.payments.service import PaymentService
 from cardshield.phone.calls import CallState, CallStore
 from cardshield.redaction.logging import get_logger
+from cardshield.security.audit import append as audit
 
 log = get_logger(__name__)
 
@@ -29,6 +30,20 @@ class AgentControl:
         self.store = store
         self.payments = payments
 
+    def _audit(self, state: CallState, action: str, actor: str, now: datetime) -> CallState:
+        """Each agent action on a capture is an audit entry (PCI DSS 10.2.1.2)."""
+        with self.store.engine.begin() as conn:
+            audit(
+                conn,
+                now=now,
+                actor=actor,
+                action=f"phone.capture.{action}",
+                merchant_id=state.merchant_id,
+                target=state.call_sid,
+                details={"step": state.step, "outcome": state.outcome},
+            )
+        return state
+
     def start(self, call_sid: str, merchant_id: str, *, now: datetime, actor: str) -> CallState:
         state = self.store.find(call_sid)
         if state is None:
@@ -43,14 +58,17 @@ class AgentControl:
                 )
             )
         log.info("phone.agent.start", call_sid=call_sid, actor=actor)
-        return self.store.save(
+        state = self.store.save(
             state.evolve(
                 step="expiry", fields={}, token=None, brand=None, last4=None, outcome=None
             ),
             now=now,
         )
+        return self._audit(state, "start", actor, now)
 
-    def rerequest(self, call_sid: str, field: str, *, now: datetime) -> CallState:
+    def rerequest(
+        self, call_sid: str, field: str, *, now: datetime, actor: str = "system"
+    ) -> CallState:
         if field not in AGENT_FIELDS:
             raise InvalidRequestError("Unknown field.", param="field")
         state = self.store.get(call_sid)
@@ -58,11 +76,13 @@ class AgentControl:
         changes: dict[str, object] = {"step": field, "fields": fields, "outcome": None}
         if field in ("expiry", "card"):
             changes.update(token=None, brand=None, last4=None)
-        return self.store.save(state.evolve(**changes), now=now)
+        state = self.store.save(state.evolve(**changes), now=now)
+        return self._audit(state, f"rerequest_{field}", actor, now)
 
-    def cancel(self, call_sid: str, *, now: datetime) -> CallState:
+    def cancel(self, call_sid: str, *, now: datetime, actor: str = "system") -> CallState:
         state = self.store.get(call_sid)
-        return self.store.save(state.evolve(step="cancelled", outcome="cancelled"), now=now)
+        state = self.store.save(state.evolve(step="cancelled", outcome="cancelled"), now=now)
+        return self._audit(state, "cancel", actor, now)
 
     def charge(
         self, call_sid: str, *, amount: int, currency: str, now: datetime, actor: str
@@ -84,7 +104,7 @@ class AgentControl:
         )
         outcome = "approved" if payment.status in ("captured", "authorized") else "declined"
         log.info("phone.agent.charge", call_sid=call_sid, actor=actor, outcome=outcome)
-        return self.store.save(
+        state = self.store.save(
             state.evolve(
                 step="done",
                 amount=amount,
@@ -94,3 +114,4 @@ class AgentControl:
             ),
             now=now,
         )
+        return self._audit(state, "charge", actor, now)

@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from cardshield.phone.agent.control import CaptureNotReady
 from cardshield.phone.agent.service import agent_control, keypad
 from cardshield.phone.agent.view import masked_view
 from cardshield.phone.calls import CallStore
+from cardshield.storage.schema import audit_log
 from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
 from tests.databases import sqlite_database
 from tests.unit.phone.ivr.harness import NOW, Phone, assert_no_cvv, phone_world
@@ -59,6 +61,13 @@ def test_masked_progress_rerequest_cancel_and_charge(
     assert masked_view(store.get(CALL))["ready"] is True
     done = control.charge(CALL, amount=500, currency="eur", now=NOW, actor="test")
     assert (done.outcome, done.currency, done.step) == ("approved", "EUR", "done")
+    with phone.runtime.engine.connect() as conn:
+        actions = [r.action for r in conn.execute(select(audit_log).order_by(audit_log.c.seq))]
+    assert [a for a in actions if a.startswith("phone.")] == [
+        "phone.capture.start",
+        "phone.capture.rerequest_card",
+        "phone.capture.charge",
+    ]
     key(pad, "9999#")  # after the charge: nothing changes
     assert store.get(CALL).version == done.version
     blob = repr(store.get(CALL)) + caplog.text + repr(masked_view(store.get(CALL)))

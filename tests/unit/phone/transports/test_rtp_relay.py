@@ -236,6 +236,11 @@ def test_sessions_are_allocated_and_released_through_the_api(phone: Phone) -> No
         sender.sendto(packet, ("127.0.0.1", ports["caller_port"]))
     got = [RtpPacket.parse(agent.recv(2048)) for _ in range(caller.audio_packets)]
     assert {p.payload_type for p in got} == {PCMU}
+    # The agent's voice goes back to the caller's latched address unchanged.
+    back = RtpPacket(PCMU, 1, 160, 99, b"\x55" * 160).to_bytes()
+    agent.sendto(back, ("127.0.0.1", ports["agent_port"]))
+    sender.settimeout(2)
+    assert sender.recv(2048) == back
     sender.close()
     agent.close()
     r = phone.client.delete("/v1/phone/rtp/sessions/CAapi1", headers=auth)

@@ -97,9 +97,9 @@ def _act(
         if action == "start":
             control.start(call, merchant, now=now, actor=actor)
         elif action == "rerequest":
-            control.rerequest(call, str(msg.get("field", "")), now=now)
+            control.rerequest(call, str(msg.get("field", "")), now=now, actor=actor)
         elif action == "cancel":
-            control.cancel(call, now=now)
+            control.cancel(call, now=now, actor=actor)
         elif action == "charge":
             amount = msg.get("amount")
             if not isinstance(amount, int):
