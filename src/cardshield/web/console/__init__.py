@@ -17,6 +17,7 @@ from cardshield.web.console.pages import (
     dashboard,
     payments,
     phone,
+    saq,
     signin,
     static,
     users,
@@ -34,6 +35,7 @@ for _module in (
     audit,
     users,
     phone,
+    saq,
     static,
 ):
     router.include_router(_module.router)
