@@ -48,7 +48,7 @@ class RedactOptions:
     padding_ms: int = 250  # around spoken card data
     dtmf_guard_ms: int = 15  # around each tone: the detector's edges are good to ~2 ms
     dtmf_join_ms: int = 600  # tones closer than this are one keyed entry
-    max_gap_ms: int = 1000  # between number words of one spoken run
+    max_gap_ms: int = 600  # between number words of one spoken run (a pause between groups)
     prompt_window_ms: int = 4000  # from a prompt to the answer
     chain_gap_ms: int = 2000  # from one prompted run to the next
     widen_ms: int = 1500  # how far a span may widen to reach the pause around it

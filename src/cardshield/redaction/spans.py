@@ -6,13 +6,15 @@ text), so the same rules serve both:
 * Number words ("zero".."nine", "oh", "double four", "twenty eight", "seven hundred") and
   digit groups ("4111") make *runs*: number words no further apart than ``max_gap``; filler
   words ("uh", "um") are dropped by the caller before the rules see the stream.
-* A run that spells 12 or more digits is a card number (``"pan"``).
+* A run that spells 12 or more digits is a card number (``"pan"``), and so are runs read out
+  in groups: runs of three digits or more said without gaps, each within ``chain_gap`` of
+  the one before, that together spell 12 or more.
 * A run that follows a *prompt* is card data whatever its length: a card number
   ("card number"), an expiry ("expiry", "expiration", "expires") or a security code
   ("security code", "verification", "CVV", "CVC"). "card" and "security" count only with
   "number" and "code" right after them: an order number or a zip code is no prompt. The
-  first run within ``prompt_window`` of the prompt qualifies, and so does each next run
-  within ``chain_gap`` of the one before (a number read out in groups with long pauses).
+  first run within ``prompt_window`` of the prompt qualifies, and so does each next group
+  of three digits or more within ``chain_gap`` of the one before.
 
 A prompt can come from another speaker (the agent asks, the caller answers): callers merge
 the prompt words of every channel and keep runs per channel. Nothing here keeps or prints
@@ -92,6 +94,11 @@ PROMPT_VOCABULARY: frozenset[str] = frozenset(
     {*PROMPT_WORDS, *(w for pair in PROMPT_PAIRS for w in pair), "date"},
 )
 PAN_DIGITS = 12
+#: A part of a number read out in groups has at least this many digits ("four two four two");
+#: one or two stray number words are ordinary talk.
+GROUP_DIGITS = 3
+#: ... said without gaps: stray number words heard in ordinary talk are spread out.
+GROUP_COVERAGE = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,19 +204,78 @@ def number_runs(words: Sequence[Word], max_gap: int) -> list[tuple[Word, ...]]:
     return [run for run in runs if spell_digits([w.text for w in run])]
 
 
-def prompts(words: Sequence[Word], pair_gap: int) -> list[tuple[int, Reason]]:
-    """``(end, reason)`` of every prompt in ``words`` (all channels, in order)."""
-    found: list[tuple[int, Reason]] = []
+def prompts(words: Sequence[Word], pair_gap: int) -> list[tuple[Word, Reason]]:
+    """The last word and the reason of every prompt in ``words`` (all channels, in order)."""
+    found: list[tuple[Word, Reason]] = []
     for i, word in enumerate(words):
         if word.text in PROMPT_WORDS:
-            found.append((word.end, PROMPT_WORDS[word.text]))
+            found.append((word, PROMPT_WORDS[word.text]))
             continue
         for nxt in words[i + 1 : i + 3]:  # "card number", "card's number", "card long number"
             reason = PROMPT_PAIRS.get((word.text, nxt.text))
-            if reason is not None and nxt.start - word.end <= pair_gap:
-                found.append((nxt.end, reason))
+            near = nxt.start - word.end <= pair_gap and nxt.channel == word.channel
+            if reason is not None and near:
+                found.append((nxt, reason))
                 break
     return found
+
+
+def _answers(runs: list[tuple[Word, ...]], prompt: Word, window: int, chain: int) -> list[int]:
+    """Indexes of the runs that answer ``prompt``: the first run within ``window`` after it,
+    and each next one on the same channel within ``chain`` of the one before.
+
+    With several channels the answer comes from another speaker when one speaks within the
+    window: what follows a question on the asker's own channel is the rest of the question.
+    """
+    after = [i for i, run in enumerate(runs) if run[-1].end > prompt.end]
+    near = [i for i in after if runs[i][0].start - prompt.end <= window]
+    if not near:
+        return []
+    others = [i for i in near if runs[i][0].channel != prompt.channel]
+    first = others[0] if others else near[0]
+    channel = runs[first][0].channel
+    chosen, last = [first], runs[first][-1].end
+    for i in after:
+        if i <= first or runs[i][0].channel != channel:
+            continue
+        if runs[i][0].start - last > chain:
+            break
+        chosen.append(i)
+        last = runs[i][-1].end
+    return chosen
+
+
+def _digits(run: tuple[Word, ...]) -> str:
+    return spell_digits([w.text for w in run])
+
+
+def coverage(run: tuple[Word, ...]) -> float:
+    """Share of the run's extent its words take up (1.0 for words next to each other)."""
+    return sum(w.end - w.start for w in run) / max(run[-1].end - run[0].start, 1)
+
+
+def _group_part(run: tuple[Word, ...]) -> bool:
+    """A part of a number read out in groups: three digits or more, said without gaps."""
+    return len(_digits(run)) >= GROUP_DIGITS and coverage(run) >= GROUP_COVERAGE
+
+
+def _groups(runs: list[tuple[Word, ...]], chain: int) -> list[list[int]]:
+    """Runs read out as parts of one number: on one channel, each a group part, each
+    starting within ``chain`` of the one before (a run stands alone otherwise)."""
+    groups: list[list[int]] = []
+    open_by_channel: dict[int, list[int]] = {}
+    for i, run in enumerate(runs):
+        channel = run[0].channel
+        current = open_by_channel.get(channel)
+        if current is not None:
+            prev = runs[current[-1]]
+            if _group_part(prev) and _group_part(run) and run[0].start - prev[-1].end <= chain:
+                current.append(i)
+                continue
+        current = [i]
+        groups.append(current)
+        open_by_channel[channel] = current
+    return groups
 
 
 def card_runs(
@@ -224,8 +290,9 @@ def card_runs(
 ) -> list[CardRun]:
     """Every run of card data in ``words`` (sorted by start; channels may interleave).
 
-    ``chain_gap`` (default ``prompt_window``) is how far a further run after a prompted one
-    may start; ``pair_gap`` how far "number" may follow "card". ``pan_check(words, digits)``
+    ``chain_gap`` (default ``prompt_window``) is how far the next part of a number read out
+    in groups (runs of three digits or more) may start; ``pair_gap`` how far "number" may
+    follow "card". ``pan_check(words, digits)``
     may veto the length rule for a run (it can still qualify through a prompt).
     """
     chain = prompt_window if chain_gap is None else chain_gap
@@ -237,20 +304,16 @@ def card_runs(
     runs.sort(key=lambda r: r[0].start)
     opened = prompts(ordered, prompt_window if pair_gap is None else pair_gap)
     chosen: dict[int, CardRun] = {}
-    for i, run in enumerate(runs):
-        digits = spell_digits([w.text for w in run])
-        if len(digits) >= min_pan_digits and (pan_check is None or pan_check(run, digits)):
-            chosen[i] = CardRun(run, "pan", digits)
-    for prompt_end, reason in opened:
-        last = prompt_end
-        for i, run in enumerate(runs):
-            if run[-1].end <= prompt_end:
-                continue
-            if run[0].start - last > (prompt_window if last == prompt_end else chain):
-                break
+    for group in _groups(runs, chain):
+        digits = "".join(_digits(runs[i]) for i in group)
+        joined = tuple(w for i in group for w in runs[i])
+        if len(digits) >= min_pan_digits and (pan_check is None or pan_check(joined, digits)):
+            for i in group:
+                chosen[i] = CardRun(runs[i], "pan", _digits(runs[i]))
+    for prompt, reason in opened:
+        for i in _answers(runs, prompt, prompt_window, chain):
             if i not in chosen:
-                chosen[i] = CardRun(run, reason, spell_digits([w.text for w in run]))
-            last = run[-1].end
+                chosen[i] = CardRun(runs[i], reason, _digits(runs[i]))
     return [chosen[i] for i in sorted(chosen)]
 
 
