@@ -260,8 +260,9 @@ def _group_part(run: tuple[Word, ...]) -> bool:
 
 
 def _groups(runs: list[tuple[Word, ...]], chain: int) -> list[list[int]]:
-    """Runs read out as parts of one number: on one channel, each a group part, each
-    starting within ``chain`` of the one before (a run stands alone otherwise)."""
+    """Runs read out as parts of one number: on one channel, each a group part (the last may
+    be shorter once eight digits are in), each starting within ``chain`` of the one before
+    (a run stands alone otherwise)."""
     groups: list[list[int]] = []
     open_by_channel: dict[int, list[int]] = {}
     for i, run in enumerate(runs):
@@ -269,7 +270,12 @@ def _groups(runs: list[tuple[Word, ...]], chain: int) -> list[list[int]]:
         current = open_by_channel.get(channel)
         if current is not None:
             prev = runs[current[-1]]
-            if _group_part(prev) and _group_part(run) and run[0].start - prev[-1].end <= chain:
+            so_far = sum(len(_digits(runs[j])) for j in current)
+            # The last group of a number may be short (4-4-4-2, 4-6-4 ...).
+            fits = _group_part(run) or (
+                so_far >= 2 * GROUP_DIGITS + 2 and coverage(run) >= GROUP_COVERAGE
+            )
+            if _group_part(prev) and fits and run[0].start - prev[-1].end <= chain:
                 current.append(i)
                 continue
         current = [i]

@@ -19,6 +19,10 @@ is one number:
 * any run right after a prompt (within eight words: card number, expiry, security code,
   CVV, ...) is card data.
 
+In JSON the strings under text-like keys (``text``, ``transcript``, ``content``, ...) and
+strings in arrays make the stream; other strings (speaker labels, ids) are checked one by
+one, and a value under a security-code key (``cvv``, ``cvc``, ...) becomes ``***``.
+
 Each such run is replaced, inside each piece it touches, by ``[REDACTED]``. Everything else
 is kept as it was: cue identifiers, timings, settings, tags, JSON keys, numbers and layout.
 """
@@ -150,41 +154,42 @@ def _cues(document: str) -> str:
     return "".join(lines)
 
 
+#: JSON keys whose strings are what was said; their values form one stream in document order
+#: (with strings listed in arrays). Other strings are labels and ids, each checked alone.
+TEXT_KEYS = frozenset(
+    {"text", "transcript", "utterance", "content", "caption", "sentence", "word", "words",
+     "message", "body", "value", "alternative", "display", "lexical"}
+)  # fmt: skip
+
+
 def _json(document: str) -> str:
     try:
         data = json.loads(document)
     except ValueError as exc:
         raise TranscriptError("the transcript is not valid JSON") from exc
-    pieces: list[str] = []
-    setters: list[tuple[Any, Any]] = []  # (container, key) of each string leaf
+    spoken: list[tuple[Any, Any]] = []  # (container, key) of each string in the stream
+    labels: list[tuple[Any, Any]] = []
 
     def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                # Keys take part in the stream ("cvv": "737" is a prompt and its answer).
-                pieces.append(str(key))
-                setters.append((None, None))
-                if isinstance(value, str):
-                    pieces.append(value)
-                    setters.append((node, key))
-                elif isinstance(value, int | float) and is_cvv_key(str(key)):
-                    node[key] = "***"
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                if isinstance(value, str):
-                    pieces.append(value)
-                    setters.append((node, i))
-                else:
-                    walk(value)
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            if isinstance(node, dict) and is_cvv_key(str(key)) and value is not None:
+                node[key] = "***"  # a security code held under its own name
+            elif isinstance(value, str):
+                is_text = isinstance(node, list) or str(key).lower() in TEXT_KEYS
+                (spoken if is_text else labels).append((node, key))
+            elif isinstance(value, dict | list):
+                walk(value)
 
     if isinstance(data, str):
         return json.dumps(redact_strings([data])[0], ensure_ascii=False)
-    walk(data)
-    for (container, key), new in zip(setters, redact_strings(pieces), strict=True):
-        if container is not None:
-            container[key] = new
+    if isinstance(data, dict | list):
+        walk(data)
+    texts = redact_strings([c[k] for c, k in spoken])
+    for (container, key), new in zip(spoken, texts, strict=True):
+        container[key] = new
+    for container, key in labels:
+        container[key] = redact_strings([container[key]])[0]
     indent = 2 if "\n" in document.strip() else None
     ending = "\n" if document.endswith("\n") else ""
     return json.dumps(data, ensure_ascii=False, indent=indent) + ending
