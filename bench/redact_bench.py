@@ -1,0 +1,138 @@
+"""Recording redaction benchmark: real-time factor, DTMF only beside DTMF + speech, 1 and 2 cores.
+
+The corpus is generated here: scripted calls (espeak-ng voices for agent and caller, one per
+channel, through sox) with a card read out and keyed, and ordinary calls without card data,
+as 8 kHz mu-law stereo WAV files like a call recorder writes. Measured:
+
+* one core, in process: CPU seconds to redact every call with DTMF detection only, and with
+  DTMF detection plus speech recognition; as "x real time" (audio seconds per CPU second);
+* batch mode (``cardshield redact audio DIR --out DIR2``'s engine, with speech) over the
+  same files with one worker and with two: wall time, and the speed-up of two over one.
+
+Run: ``python bench/redact_bench.py [--quick]``. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core per process: numpy's BLAS must not spread the work over threads.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the call generator is shared with the tests
+
+from tests.unit.redaction.audio.calls import (  # noqa: E402
+    card_script,
+    make_call,
+    negative_script,
+    words_for,
+)
+
+from cardshield.phone.dsp import Audio, read_wav, write_wav  # noqa: E402
+from cardshield.redaction.audio import RedactOptions, redact_audio  # noqa: E402
+from cardshield.redaction.batch import run_batch  # noqa: E402
+from cardshield.redaction.speech import shared_recognizer  # noqa: E402
+
+VOICES = (
+    ("en-us+m3", "en-gb+f2"),
+    ("en-us+f2", "en-us+m7"),
+    ("en-gb+m1", "en-us+m2"),
+    ("en-us+f1", "en-us-nyc+m4"),
+)
+PAN, CVV = "4242424242424242", "737"
+
+
+def corpus(workdir: Path, calls: int) -> list[Path]:
+    cache = workdir / "speech"
+    cache.mkdir()
+    files = []
+    for i in range(calls):
+        voices = VOICES[i % len(VOICES)]
+        if i % 2 == 0:
+            script = card_script(words_for(PAN), "oh nine, twenty eight", words_for(CVV), PAN)
+        else:
+            script = negative_script()
+        call = make_call(script, voices, cache, rate=8000, seed=i)
+        path = workdir / "calls" / f"call{i:03d}.wav"
+        path.parent.mkdir(exist_ok=True)
+        write_wav(path, Audio.from_linear(call.samples, 8000, "mulaw"))
+        files.append(path)
+    return files
+
+
+def one_core(audios: list[Audio], speech: bool) -> float:
+    """CPU seconds to redact every call in this process."""
+    options = RedactOptions(speech=speech)
+    recognizer = shared_recognizer() if speech else None
+    start = time.process_time()
+    for audio in audios:
+        redact_audio(audio, options, recognizer)
+    return time.process_time() - start
+
+
+def batch(source: Path, out: Path, jobs: int) -> float:
+    """Wall seconds for the batch engine with ``jobs`` workers (speech on)."""
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    report = run_batch(source, out, RedactOptions(), jobs=jobs)
+    elapsed = time.perf_counter() - start
+    if report.failed:
+        raise SystemExit("a call failed to redact")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small corpus")
+    args = parser.parse_args()
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is required (make system-deps)")
+    calls = 4 if args.quick else 12
+    with tempfile.TemporaryDirectory(prefix="redact-bench-") as tmp:
+        work = Path(tmp)
+        files = corpus(work, calls)
+        audios = [read_wav(p) for p in files]
+        audio_s = sum(a.frames / a.sample_rate for a in audios)
+        shared_recognizer()  # model load is not part of the per-call cost
+        dtmf_cpu = one_core(audios, speech=False)
+        speech_cpu = one_core(audios, speech=True)
+        wall_1 = batch(work / "calls", work / "out1", jobs=1)
+        wall_2 = batch(work / "calls", work / "out2", jobs=2)
+    rows = [
+        ("one core, DTMF only (CPU s)", dtmf_cpu, audio_s / dtmf_cpu),
+        ("one core, DTMF + speech (CPU s)", speech_cpu, audio_s / speech_cpu),
+        ("batch, 1 worker (wall s)", wall_1, audio_s / wall_1),
+        ("batch, 2 workers (wall s)", wall_2, audio_s / wall_2),
+    ]
+    print(f"{calls} calls, {audio_s:.0f} s of 8 kHz mu-law stereo audio")
+    print(f"{'mode':<34}{'seconds':>10}{'x real time':>14}")
+    for name, seconds, speed in rows:
+        print(f"{name:<34}{seconds:>10.2f}{speed:>14.1f}")
+    figures = {
+        "bench": "redact",
+        "calls": calls,
+        "audio_s": round(audio_s, 1),
+        "dtmf_only_x_realtime": round(audio_s / dtmf_cpu, 1),
+        "dtmf_speech_x_realtime": round(audio_s / speech_cpu, 1),
+        "speech_cost_ratio": round(speech_cpu / dtmf_cpu, 2),
+        "batch_1_worker_x_realtime": round(audio_s / wall_1, 1),
+        "batch_2_workers_x_realtime": round(audio_s / wall_2, 1),
+        "batch_speedup_2_vs_1": round(wall_1 / wall_2, 2),
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
