@@ -14,6 +14,12 @@ lattice over the phone loop and costs hundreds of times the decoding itself.
 Audio is cut into utterances at pauses (an energy detector relative to the file's noise
 floor) and each is decoded at 16 kHz; telephone audio is resampled up. Words come back with
 times in milliseconds. Nothing here logs what was recognised.
+
+Limits: the shipped acoustic model is wideband (trained on 16 kHz speech). Telephone audio
+(8 kHz) has nothing above 4 kHz, where "f", "s" and "th" live, so digits such as "four",
+"five", "six" are heard less reliably there than in wideband recordings; short answers
+(an expiry, a security code) suffer most. The garbage weight trades missed digits against
+ordinary talk heard as digits; the default keeps ordinary calls untouched.
 """
 
 from __future__ import annotations
