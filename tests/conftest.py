@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from cardshield.redaction.logging import configure_logging
+
+# Where the session's log handler writes: nowhere (caplog and the tests' own captures read
+# the records). Open for the whole session.
+LOG_SINK = open(os.devnull, "w")  # noqa: SIM115
 
 pytest_plugins = ["tests.databases", "tests.apps"]
 
@@ -29,6 +36,13 @@ def assert_no_card_data(blob: str | bytes, pans: tuple[str, ...] = (CANARY_PAN,)
     for pan in pans:
         assert pan not in text, "full PAN found in output"
         assert pan not in squeezed, "full PAN found in output once separators are removed"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cardshield_logging() -> None:
+    """Configure logging as every cardshield process does, so that structlog events go
+    through the stdlib (and so reach ``caplog``) and through redaction."""
+    configure_logging(level="DEBUG", stream=LOG_SINK)
 
 
 @pytest.fixture

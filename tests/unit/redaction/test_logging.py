@@ -9,11 +9,10 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from cardshield.cards import PAN
 from cardshield.redaction.logging import RedactingFilter, configure_logging, get_logger
-from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
+from tests.conftest import CANARY_CVV, CANARY_PAN, LOG_SINK, assert_no_card_data
 
 SPACED = "4242 4242 4242 4242"
 TRACK2 = f";{CANARY_PAN}=25121010000000000?"
@@ -26,8 +25,8 @@ def captured() -> Iterator[io.StringIO]:
     configure_logging(level="DEBUG", fmt="json", stream=stream)
     yield stream
     logging.setLogRecordFactory(saved)
-    logging.getLogger().handlers.clear()
-    structlog.reset_defaults()
+    # Back to the session's set-up (tests/conftest.py), not to structlog's print default.
+    configure_logging(level="DEBUG", stream=LOG_SINK)
 
 
 def _fail_with_card() -> None:
