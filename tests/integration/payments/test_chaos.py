@@ -12,10 +12,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,64 +25,25 @@ from cardshield.client import Cardshield, CardshieldClientError
 from cardshield.storage.engine import normalize_url
 from cardshield.storage.schema import sandbox_ledger
 from tests.databases import postgres_database
+from tests.servers import Node, cli, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
 PAYMENTS = 100
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class Server(Node):
+    """A node the chaos test kills and restarts, counting the kills."""
 
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "cardshield", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode in (0, 1), proc.stderr
-    return proc.stdout
-
-
-class Server:
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.env, self.port, self.log = env, port, log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.kills = 0
+    kills = 0
 
     def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cardshield", "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).is_success:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError("cardshield serve did not come up")
+        super().start()
+        self.wait_ready()
 
     def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        super().kill()
         self.kills += 1
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(30)
 
 
 @pytest.fixture
@@ -107,12 +64,12 @@ def test_kill_9_during_payments_never_charges_twice(
     deployment: tuple[dict[str, str], str], tmp_path: Path
 ) -> None:
     env, url = deployment
-    _cli(env, "db", "upgrade")
-    _cli(env, "keys", "init")
-    merchant = _cli(env, "merchants", "add", "Chaos shop").strip()
-    sk = json.loads(_cli(env, "apikeys", "create", "--merchant", merchant, "--json"))["key"]
+    cli(env, "db", "upgrade")
+    cli(env, "keys", "init")
+    merchant = cli(env, "merchants", "add", "Chaos shop").strip()
+    sk = json.loads(cli(env, "apikeys", "create", "--merchant", merchant, "--json"))["key"]
     pk = json.loads(
-        _cli(
+        cli(
             env,
             "apikeys",
             "create",
@@ -125,7 +82,7 @@ def test_kill_9_during_payments_never_charges_twice(
             "--json",
         )
     )["key"]
-    server = Server(env, _free_port(), tmp_path / "serve.log")
+    server = Server(env, free_port(), tmp_path / "serve.log")
     server.start()
     base = f"http://127.0.0.1:{server.port}"
     done = threading.Event()
@@ -190,8 +147,8 @@ def test_kill_9_during_payments_never_charges_twice(
             assert client.payments.retrieve(payment_id).status == "captured"
     finally:
         server.stop()
-    _cli(env, "payments", "resume", "--older-than", "0")
-    report = json.loads(_cli(env, "payments", "reconcile", "--json"))
+    cli(env, "payments", "resume", "--older-than", "0")
+    report = json.loads(cli(env, "payments", "reconcile", "--json"))
     assert report["ok"], report["differences"]
     engine = create_engine(normalize_url(url))
     with engine.connect() as conn:

@@ -22,7 +22,8 @@ from sqlalchemy import create_engine, func, select
 from cardshield.storage.engine import normalize_url
 from cardshield.storage.schema import audit_log, cards, data_keys, sandbox_ledger
 from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
-from tests.integration.scale.harness import Cluster, cli, make_cluster
+from tests.integration.scale.harness import Cluster, make_cluster
+from tests.servers import cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 

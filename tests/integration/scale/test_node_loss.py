@@ -26,7 +26,8 @@ from sqlalchemy import Engine, create_engine, func, select
 from cardshield.client import Cardshield, CardshieldClientError
 from cardshield.storage.engine import normalize_url
 from cardshield.storage.schema import sandbox_ledger, webhook_attempts, webhook_deliveries
-from tests.integration.scale.harness import Cluster, RoundRobinProxy, cli, make_cluster
+from tests.integration.scale.harness import Cluster, RoundRobinProxy, make_cluster
+from tests.servers import cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
