@@ -77,28 +77,9 @@ async def _client(
     async with httpx.AsyncClient(base_url=spec["url"], transport=transport, timeout=30) as http:
         while (now := time.perf_counter()) < stop_at:
             n += 1
-            if scenario == "healthz":
-                request = http.build_request("GET", "/healthz")
-            elif scenario == "tokenize":
-                key = keys[(index * 7919 + n) % len(keys)]
-                request = http.build_request(
-                    "POST",
-                    "/v1/tokens",
-                    json={"card": _card(rng)},
-                    headers={"Authorization": f"Bearer {key}"},
-                )
-            else:
-                if not tokens:
-                    break
-                request = http.build_request(
-                    "POST",
-                    "/v1/payments",
-                    json={"amount": 1000, "currency": "eur", "token": tokens.pop()},
-                    headers={
-                        "Authorization": f"Bearer {spec['secret_key']}",
-                        "Idempotency-Key": str(uuid.uuid4()),
-                    },
-                )
+            request = build_request(http, scenario, rng, keys, tokens, spec, index, n)
+            if request is None:
+                break  # a payment run used up its tokens
             started = time.perf_counter()
             response = await http.send(request)
             elapsed = time.perf_counter() - started
@@ -145,6 +126,41 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
         "tokens": out["tokens_out"],
         "ran_out_of_tokens": spec["scenario"] == "payment" and not out["tokens_in"],
     }
+
+
+def build_request(
+    http: Any,
+    scenario: str,
+    rng: random.Random,
+    keys: list[str],
+    tokens: list[str],
+    spec: dict[str, Any],
+    index: int,
+    n: int,
+) -> Any:
+    """The next request of ``scenario`` (healthz, tokenize or payment) on client ``index``;
+    None once a payment run has no token left. The scale bench sends the same requests."""
+    if scenario == "healthz":
+        return http.build_request("GET", "/healthz")
+    if scenario == "tokenize":
+        key = keys[(index * 7919 + n) % len(keys)]  # spread over keys: per-key rate limits
+        return http.build_request(
+            "POST",
+            "/v1/tokens",
+            json={"card": _card(rng)},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    if not tokens:
+        return None
+    return http.build_request(
+        "POST",
+        "/v1/payments",
+        json={"amount": 1000, "currency": "eur", "token": tokens.pop()},
+        headers={
+            "Authorization": f"Bearer {spec['secret_key']}",
+            "Idempotency-Key": str(uuid.uuid4()),
+        },
+    )
 
 
 def loadgen_main(spec_path: str) -> None:

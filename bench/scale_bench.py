@@ -31,13 +31,12 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from api_bench import _card, _free_port, _postgres, _provision  # the single-node bench
+from api_bench import _free_port, _postgres, _provision, build_request  # the single-node bench
 
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
@@ -61,26 +60,9 @@ async def _client(
     async with httpx.AsyncClient(base_url=url, transport=transport, timeout=30) as http:
         while (now := time.perf_counter()) < stop_at:
             n += 1
-            if spec["scenario"] == "tokenize":
-                key = keys[(index * 7919 + n) % len(keys)]
-                request = http.build_request(
-                    "POST",
-                    "/v1/tokens",
-                    json={"card": _card(rng)},
-                    headers={"Authorization": f"Bearer {key}"},
-                )
-            else:
-                if not tokens:
-                    break
-                request = http.build_request(
-                    "POST",
-                    "/v1/payments",
-                    json={"amount": 1000, "currency": "eur", "token": tokens.pop()},
-                    headers={
-                        "Authorization": f"Bearer {spec['secret_key']}",
-                        "Idempotency-Key": str(uuid.uuid4()),
-                    },
-                )
+            request = build_request(http, spec["scenario"], rng, keys, tokens, spec, index, n)
+            if request is None:
+                break  # a payment run used up its tokens
             started = time.perf_counter()
             response = await http.send(request)
             elapsed = time.perf_counter() - started
