@@ -26,24 +26,19 @@ import json
 import os
 import random
 import secrets
-import statistics
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from vault_bench import ms, postgres_url, sqlite_url  # same helpers as the vault bench
 
 from cardshield.cards import CVV, PAN, Expiry, luhn_check_digit
 from cardshield.crypto.kms import open_kms
 from cardshield.gateways.sandbox import account_for, build
 from cardshield.payments.service import PaymentService
 from cardshield.storage import make_engine, upgrade
-from cardshield.storage.engine import normalize_url
 from cardshield.vault import MemoryCVVStore, Vault
 
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -88,10 +83,6 @@ def run_workers(ops: list[Callable[[], None]], workers: int) -> tuple[float, lis
     if errors:
         raise errors[0]
     return wall, [x for lat in latencies for x in lat]
-
-
-def ms(samples: list[float], pct: int) -> float:
-    return round(statistics.quantiles(samples, n=100, method="inclusive")[pct - 1] * 1000, 3)
 
 
 class Case:
@@ -176,34 +167,6 @@ class Case:
         }
 
 
-@contextmanager
-def sqlite_url() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="cardshield-paybench-") as tmp:
-        yield f"sqlite:///{Path(tmp) / 'payments.db'}"
-
-
-@contextmanager
-def postgres_url(admin_url: str) -> Iterator[str]:
-    name = "cs_paybench_" + secrets.token_hex(6)
-    admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as exc:  # any failure to reach the server: one line, no numbers
-            raise SystemExit(
-                f"PostgreSQL at --postgres is unusable ({type(exc).__name__}); "
-                "start it or pass --postgres URL"
-            ) from None
-        try:
-            yield admin_url.rsplit("/", 1)[0] + "/" + name
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
 def bench_database(url: str, n: int, warmup: int, levels: list[int]) -> dict[int, dict[str, Any]]:
     results = {}
     for workers in levels:
@@ -231,7 +194,7 @@ def main() -> None:
     levels = [args.workers] if args.workers == 1 else [args.workers, 1]
 
     results: dict[str, dict[int, dict[str, Any]]] = {}
-    with postgres_url(args.postgres) as pg_url, sqlite_url() as sqlite:
+    with postgres_url(args.postgres, "cs_paybench_") as pg_url, sqlite_url("payments.db") as sqlite:
         results["sqlite"] = bench_database(sqlite, n, warmup, levels)
         results["postgresql"] = bench_database(pg_url, n, warmup, levels)
 

@@ -210,14 +210,16 @@ def ms(samples: list[float], pct: int) -> float:
 
 
 @contextmanager
-def sqlite_url() -> Iterator[str]:
+def sqlite_url(filename: str = "vault.db") -> Iterator[str]:
+    """A SQLite file in a temporary folder, removed afterwards (the payments bench uses it)."""
     with tempfile.TemporaryDirectory(prefix="cardshield-bench-") as tmp:
-        yield f"sqlite:///{Path(tmp) / 'vault.db'}"
+        yield f"sqlite:///{Path(tmp) / filename}"
 
 
 @contextmanager
-def postgres_url(admin_url: str) -> Iterator[str]:
-    name = "cs_bench_" + secrets.token_hex(6)
+def postgres_url(admin_url: str, prefix: str = "cs_bench_") -> Iterator[str]:
+    """A throwaway PostgreSQL database, dropped afterwards (the payments bench uses it)."""
+    name = prefix + secrets.token_hex(6)
     admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
     try:
         try:
