@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Debian packages the test suite and benchmarks use; installed when missing and running as root.
-DEBIAN_PACKAGES := ripgrep softhsm2 espeak-ng sox multimon-ng libspandsp-dev gcc chromium
+DEBIAN_PACKAGES := ripgrep softhsm2 espeak-ng sox multimon-ng libspandsp-dev gcc chromium \
+	sphinxtrain sphinxbase-utils pocketsphinx
 
-.PHONY: venv system-deps test lint bench demo clean
+.PHONY: venv system-deps test lint bench demo speech-model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +35,8 @@ test: venv system-deps
 	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: venv
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
 bench: venv system-deps
@@ -43,6 +44,10 @@ bench: venv system-deps
 
 demo: venv system-deps
 	$(BIN)/cardshield demo
+
+# Rebuild the shipped telephone-band speech model (about three minutes on two cores).
+speech-model: venv system-deps
+	$(BIN)/python tools/build_telephone_model.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -15,8 +15,10 @@ found on one channel is silenced on that channel only. Two kinds of spans:
 * ``"speech"``: spoken card data by the rules of :mod:`.spans` on the words of
   :mod:`.speech`. Prompts count across channels (the agent asks, the caller answers). A span
   covers its run of number words, widened to the pauses around it when they are near (the
-  recogniser's word edges are rough) and padded by 250 ms each side. Confidence is the share
-  of the span the recogniser attributed to number words.
+  recogniser's word edges are rough) and padded by 250 ms each side; spans on one channel less
+  than ``join_ms`` apart are joined (a sliver of audio between two groups of one card number
+  is not worth keeping). Confidence is the share of the span the recogniser attributed to
+  number words.
 
 Analysis runs on resampled linear copies; the output keeps the input's rate, encoding and
 channels, and every sample outside the spans is the input's, bit for bit. Segments never
@@ -52,6 +54,7 @@ class RedactOptions:
     prompt_window_ms: int = 4000  # from a prompt to the answer
     chain_gap_ms: int = 2000  # from one prompted run to the next
     widen_ms: int = 1500  # how far a span may widen to reach the pause around it
+    join_ms: int = 1000  # spoken spans on one channel closer than this become one
 
     def __post_init__(self) -> None:
         if self.mode not in ("silence", "beep"):
@@ -123,7 +126,18 @@ def speech_segments(
         chain_gap=options.chain_gap_ms,
         pair_gap=options.max_gap_ms,
     )
-    return [_speech_segment(run, transcripts[run.channel], options) for run in runs]
+    spans = [_speech_segment(run, transcripts[run.channel], options) for run in runs]
+    joined: list[Segment] = []
+    for seg in sorted(spans, key=lambda s: (s.channel, s.start_ms)):
+        last = joined[-1] if joined else None
+        near = last is not None and seg.start_ms - last.end_ms < options.join_ms
+        if last is not None and near and last.channel == seg.channel:
+            confidence = min(last.confidence, seg.confidence)
+            end = max(last.end_ms, seg.end_ms)
+            joined[-1] = Segment(last.start_ms, end, "speech", confidence, seg.channel)
+            continue
+        joined.append(seg)
+    return joined
 
 
 def _speech_segment(run: CardRun, transcript: Transcript, options: RedactOptions) -> Segment:

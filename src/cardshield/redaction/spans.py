@@ -11,10 +11,12 @@ text), so the same rules serve both:
   the one before, that together spell 12 or more.
 * A run that follows a *prompt* is card data whatever its length: a card number
   ("card number"), an expiry ("expiry", "expiration", "expires") or a security code
-  ("security code", "verification", "CVV", "CVC"). "card" and "security" count only with
-  "number" and "code" right after them: an order number or a zip code is no prompt. The
-  first run within ``prompt_window`` of the prompt qualifies, and so does each next group
-  of three digits or more within ``chain_gap`` of the one before.
+  ("security code", "security", "verification", "CVV", "CVC"). "card" counts only with
+  "number" right after it: an order number is no prompt. "security" counts alone: a
+  recogniser often misses the short "code" after it, and a number said right after
+  "security" is a security code or a social security number, neither fit to keep. The
+  first run within ``prompt_window`` of the prompt qualifies, and so does each next part of
+  two digits or more, said without gaps, within ``chain_gap`` of the one before.
 
 A prompt can come from another speaker (the agent asks, the caller answers): callers merge
 the prompt words of every channel and keep runs per channel. Nothing here keeps or prints
@@ -78,20 +80,20 @@ PROMPT_WORDS: dict[str, Reason] = {
     "expiry": "expiry",
     "expiration": "expiry",
     "expires": "expiry",
+    "security": "code",
     "verification": "code",
     "cvv": "code",
     "cvc": "code",
     "cv2": "code",
     "csc": "code",
 }
-#: Pairs that open a prompt only together: an order number or a zip code is no card data.
+#: Pairs that open a prompt only together: an order number is no card data.
 PROMPT_PAIRS: dict[tuple[str, str], Reason] = {
     ("card", "number"): "number",
-    ("security", "code"): "code",
 }
 #: Words that belong to the vocabulary of prompts (what a recogniser must know).
 PROMPT_VOCABULARY: frozenset[str] = frozenset(
-    {*PROMPT_WORDS, *(w for pair in PROMPT_PAIRS for w in pair), "date"},
+    {*PROMPT_WORDS, *(w for pair in PROMPT_PAIRS for w in pair), "code", "date"},
 )
 PAN_DIGITS = 12
 #: A part of a number read out in groups has at least this many digits ("four two four two");
@@ -222,7 +224,8 @@ def prompts(words: Sequence[Word], pair_gap: int) -> list[tuple[Word, Reason]]:
 
 def _answers(runs: list[tuple[Word, ...]], prompt: Word, window: int, chain: int) -> list[int]:
     """Indexes of the runs that answer ``prompt``: the first run within ``window`` after it,
-    and each next one on the same channel within ``chain`` of the one before.
+    and each next part of the answer (:func:`_answer_part`) on the same channel within ``chain``
+    of the one before.
 
     With several channels the answer comes from another speaker when one speaks within the
     window: what follows a question on the asker's own channel is the rest of the question.
@@ -238,7 +241,7 @@ def _answers(runs: list[tuple[Word, ...]], prompt: Word, window: int, chain: int
     for i in after:
         if i <= first or runs[i][0].channel != channel:
             continue
-        if runs[i][0].start - last > chain:
+        if runs[i][0].start - last > chain or not _answer_part(runs[i]):
             break
         chosen.append(i)
         last = runs[i][-1].end
@@ -257,6 +260,12 @@ def coverage(run: tuple[Word, ...]) -> float:
 def _group_part(run: tuple[Word, ...]) -> bool:
     """A part of a number read out in groups: three digits or more, said without gaps."""
     return len(_digits(run)) >= GROUP_DIGITS and coverage(run) >= GROUP_COVERAGE
+
+
+def _answer_part(run: tuple[Word, ...]) -> bool:
+    """A further part of an answer ("oh nine ... twenty eight"): two digits or more, said
+    without gaps; stray number words heard in the talk that follows are not."""
+    return len(_digits(run)) >= 2 and coverage(run) >= GROUP_COVERAGE
 
 
 def _groups(runs: list[tuple[Word, ...]], chain: int) -> list[list[int]]:

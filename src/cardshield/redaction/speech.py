@@ -2,24 +2,29 @@
 
 The recogniser knows only the words the card rules need (:mod:`.spans`: digits, "oh",
 "double", tens, "hundred", and the prompt words "card", "number", "expiry", "security",
-"code", ...). Everything else a caller says is absorbed by a loop of single phones that
-competes with those words at a lower weight, so ordinary talk comes out as phones, which are
-dropped, rather than being forced into digits. The English acoustic model and dictionary ship
-inside the ``pocketsphinx`` wheel; nothing is downloaded.
+"code", ...), and the prompts as whole phrases ("card number", "security code", "expiry
+date"): a phrase is matched as one unit, so a short word at its end ("code") is not traded for
+number words that sound alike. Everything else a caller says is absorbed by a loop of single
+phones that competes with those words at a lower weight, so ordinary talk comes out as
+phones, which are dropped, rather than being forced into digits. The English acoustic model
+and dictionary ship inside the ``pocketsphinx`` wheel, and cardshield ships that model adapted
+to the telephone band (:mod:`.speech_model`); nothing is downloaded.
 
 The library is driven through its C API (the shared object the wheel ships) rather than the
 Python binding: the binding computes word posteriors for every hypothesis, which builds a
 lattice over the phone loop and costs hundreds of times the decoding itself.
 
-Audio is cut into utterances at pauses (an energy detector relative to the file's noise
-floor) and each is decoded at 16 kHz; telephone audio is resampled up. Words come back with
-times in milliseconds. Nothing here logs what was recognised.
+All audio is heard in the telephone band, the way most call recordings are made: wideband
+recordings are band-limited to 8 kHz first (:func:`.speech_model.front_end`) and everything is
+decoded with the telephone-band model. On the generated calls of the tests that model hears
+band-limited wideband speech as well as the wheel's wideband model hears the original, and
+better (``bench/redact_bench.py`` measures both). Audio is cut into utterances at pauses (an
+energy detector relative to the file's noise floor). Words come back with times in
+milliseconds. Nothing here logs what was recognised.
 
-Limits: the shipped acoustic model is wideband (trained on 16 kHz speech). Telephone audio
-(8 kHz) has nothing above 4 kHz, where "f", "s" and "th" live, so digits such as "four",
-"five", "six" are heard less reliably there than in wideband recordings; short answers
-(an expiry, a security code) suffer most. The garbage weight trades missed digits against
-ordinary talk heard as digits; the default keeps ordinary calls untouched.
+The garbage weight trades missed digits against ordinary talk heard as digits; the default
+keeps ordinary calls untouched. How well each model follows which voices is measured by
+``bench/redact_bench.py``.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from cardshield.phone.dsp.errors import AudioError
-from cardshield.phone.dsp.resample import resample
+from cardshield.redaction import speech_model
 from cardshield.redaction.spans import NUMBER_WORDS, PROMPT_VOCABULARY, Word
 
 RATE = 16000
@@ -51,6 +56,9 @@ _PHONES = (
 # Words the shipped dictionary lacks.
 _EXTRA_PRONUNCIATIONS = {"cvv": ["S IY V IY V IY"], "cvc": ["S IY V IY S IY"]}
 _GARBAGE_PREFIX = "ph_"
+# Prompts decoded as one unit each ("security_code"), reported as their two words.
+_PHRASES = (("card", "number"), ("security", "code"), ("expiry", "date"), ("expiration", "date"))
+_JOIN = "_"
 
 
 class SpeechUnavailable(AudioError):
@@ -80,11 +88,12 @@ class Recognizer(Protocol):
 class SpeechConfig:
     """Decoder and segmentation settings (the defaults were tuned on espeak-ng calls)."""
 
-    garbage_weight: float = 1e-3  # JSGF weight of one phone against one vocabulary word
+    garbage_weight: float = 1e-2  # JSGF weight of one phone against one vocabulary word
     min_pause_ms: int = 300  # a quieter stretch this long ends an utterance
     max_utterance_ms: int = 20000
     speech_above_floor_db: float = 12.0
     pad_ms: int = 100
+    model: Path | None = None  # an adapted model (speech_model.adapt) for every rate
 
 
 def _library() -> ctypes.CDLL:
@@ -119,12 +128,11 @@ def _library() -> ctypes.CDLL:
 
 
 def model_dir() -> Path:
-    """The English model inside the installed wheel."""
+    """The English model inside the installed wheel (dictionary beside the model folder)."""
     try:
-        import pocketsphinx
-    except ImportError as exc:  # pragma: no cover - depends on the installation
+        return speech_model.base_dir()
+    except speech_model.AdaptationError as exc:  # pragma: no cover - depends on the install
         raise SpeechUnavailable() from exc
-    return Path(pocketsphinx.get_model_path()) / "en-us"
 
 
 # Spellings a recogniser never outputs ("o" is "oh") or that the model cannot say.
@@ -134,6 +142,11 @@ _NOT_SPOKEN = frozenset({"o", "nought", "cv2", "csc"})
 def vocabulary() -> list[str]:
     """The words the grammar allows: number words and prompt words."""
     return sorted((NUMBER_WORDS | PROMPT_VOCABULARY) - _NOT_SPOKEN)
+
+
+def phrases() -> list[str]:
+    """The prompt phrases the grammar holds as single units."""
+    return [_JOIN.join(pair) for pair in _PHRASES]
 
 
 def _dictionary(model: Path) -> str:
@@ -154,13 +167,19 @@ def _dictionary(model: Path) -> str:
         for word in sorted(prons)
         for i, pron in enumerate(prons[word])
     ]
+    for first, second in _PHRASES:
+        joined = [f"{a} {b}" for a in prons[first] for b in prons[second]]
+        lines += [
+            f"{first}{_JOIN}{second}{'' if i == 0 else f'({i + 1})'} {pron}"
+            for i, pron in enumerate(joined)
+        ]
     lines += [f"{_GARBAGE_PREFIX}{p.lower()} {p}" for p in _PHONES]
     return "\n".join(lines) + "\n"
 
 
 def grammar(garbage_weight: float) -> str:
     """JSGF: any sequence of vocabulary words and (less likely) single phones."""
-    words = " | ".join(vocabulary())
+    words = " | ".join(vocabulary() + phrases())
     phones = " | ".join(f"{_GARBAGE_PREFIX}{p.lower()}" for p in _PHONES)
     return (
         "#JSGF V1.0;\ngrammar cardwords;\n"
@@ -171,57 +190,75 @@ def grammar(garbage_weight: float) -> str:
 
 
 class SphinxRecognizer:
-    """pocketsphinx with the card-words grammar. One decoder; not thread-safe."""
+    """pocketsphinx with the card-words grammar (its decoder is made when first needed).
+    Not thread-safe."""
 
     def __init__(self, config: SpeechConfig | None = None) -> None:
-        self._decoder: int | None = None
+        self._decoders: dict[str, int] = {}
         self.config = config or SpeechConfig()
         self._lib = _library()
-        model = model_dir()
+        if self.config.model is not None:
+            try:
+                speech_model.load_model(self.config.model)
+            except speech_model.AdaptationError as exc:
+                raise SpeechUnavailable(str(exc)) from exc
+
+    def model(self) -> speech_model.AcousticModel:
+        """The acoustic model audio is decoded with: the configured one, or the shipped
+        telephone-band model."""
+        if self.config.model is not None:
+            return speech_model.load_model(self.config.model)
+        return speech_model.telephone_model()
+
+    def _decoder(self, model: speech_model.AcousticModel) -> int:
+        key = json.dumps(model.settings(), sort_keys=True)
+        if key in self._decoders:
+            return self._decoders[key]
+        lib = self._lib
         with tempfile.TemporaryDirectory(prefix="cardshield-asr-") as tmp:
             dict_path = Path(tmp) / "cardwords.dict"
-            dict_path.write_text(_dictionary(model), encoding="utf-8")
-            settings = {
-                "hmm": str(model / "en-us"),
+            dict_path.write_text(_dictionary(model_dir()), encoding="utf-8")
+            settings: dict[str, object] = {
+                **model.settings(),
                 "dict": str(dict_path),
                 "samprate": RATE,
                 "loglevel": "FATAL",
                 "bestpath": False,  # the forward pass's best path is enough; no lattice
             }
-            cfg = self._lib.ps_config_parse_json(None, json.dumps(settings).encode())
+            cfg = lib.ps_config_parse_json(None, json.dumps(settings).encode())
             if not cfg:
                 raise SpeechUnavailable("the speech recogniser rejected its settings")
-            self._decoder = self._lib.ps_init(cfg)  # reads the dictionary now
-            self._lib.ps_config_free(cfg)
-        if not self._decoder:
+            decoder = lib.ps_init(cfg)  # reads the dictionary now
+            lib.ps_config_free(cfg)
+        if not decoder:
             raise SpeechUnavailable("the speech model could not be loaded")
+        self._decoders[key] = decoder
         jsgf = grammar(self.config.garbage_weight).encode()
-        if self._lib.ps_add_jsgf_string(self._decoder, b"cardwords", jsgf) < 0:
+        if lib.ps_add_jsgf_string(decoder, b"cardwords", jsgf) < 0:
             raise SpeechUnavailable("the speech grammar was refused")
-        self._lib.ps_activate_search(self._decoder, b"cardwords")
+        lib.ps_activate_search(decoder, b"cardwords")
+        return int(decoder)
 
     def close(self) -> None:
-        if getattr(self, "_decoder", None):
-            self._lib.ps_free(self._decoder)
-            self._decoder = None
+        for decoder in getattr(self, "_decoders", {}).values():
+            self._lib.ps_free(decoder)
+        self._decoders = {}
 
     def __del__(self) -> None:
         self.close()
 
     def transcribe(self, samples: ArrayLike, sample_rate: int, channel: int = 0) -> Transcript:
-        x = np.asarray(samples, dtype=np.float64).reshape(-1)
-        if sample_rate != RATE:
-            x = resample(x, sample_rate, RATE)
-        pcm = np.ascontiguousarray(np.clip(np.rint(x), -32768, 32767).astype("<i2"))
+        decoder = self._decoder(self.model())
+        pcm = speech_model.front_end(samples, sample_rate)
         found: list[Word] = []
         spans = utterances(pcm, self.config)
         for first, last in spans:
-            found += self._decode(np.ascontiguousarray(pcm[first:last]), first, channel)
+            found += self._decode(decoder, np.ascontiguousarray(pcm[first:last]), first, channel)
         ms = [(a * 1000 // RATE, b * 1000 // RATE) for a, b in spans]
         return Transcript(found, ms)
 
-    def _decode(self, pcm: NDArray[np.int16], offset: int, channel: int) -> list[Word]:
-        lib, ps = self._lib, self._decoder
+    def _decode(self, ps: int, pcm: NDArray[np.int16], offset: int, channel: int) -> list[Word]:
+        lib = self._lib
         if lib.ps_start_utt(ps) < 0:
             raise AudioError("speech recognition failed to start")
         lib.ps_process_raw(ps, pcm.ctypes.data, len(pcm), 0, 1)
@@ -229,15 +266,20 @@ class SphinxRecognizer:
         out: list[Word] = []
         seg = lib.ps_seg_iter(ps)
         start, end = ctypes.c_int(), ctypes.c_int()
+        base = offset * 1000 // RATE
         while seg:
             raw = lib.ps_seg_word(seg)  # NULL for the grammar's empty transitions
-            if raw:
-                word = re.sub(r"\(\d+\)$", "", raw.decode())
-                if word.isalnum() and not word.startswith(_GARBAGE_PREFIX):
-                    lib.ps_seg_frames(seg, ctypes.byref(start), ctypes.byref(end))
-                    ms = offset * 1000 // RATE
-                    found = Word(word, ms + start.value * 10, ms + (end.value + 1) * 10, channel)
-                    out.append(found)
+            word = re.sub(r"\(\d+\)$", "", raw.decode()) if raw else ""
+            if word and not word.startswith(_GARBAGE_PREFIX) and word.replace(_JOIN, "").isalnum():
+                lib.ps_seg_frames(seg, ctypes.byref(start), ctypes.byref(end))
+                first, last = base + start.value * 10, base + (end.value + 1) * 10
+                parts = word.split(_JOIN)
+                # A phrase comes back as its words, sharing its time evenly.
+                step = (last - first) / len(parts)
+                out += [
+                    Word(text, first + round(i * step), first + round((i + 1) * step), channel)
+                    for i, text in enumerate(parts)
+                ]
             seg = lib.ps_seg_next(seg)  # frees the iterator at the end
         return out
 
@@ -292,6 +334,7 @@ __all__ = [
     "SphinxRecognizer",
     "Transcript",
     "grammar",
+    "phrases",
     "shared_recognizer",
     "utterances",
     "vocabulary",

@@ -21,8 +21,9 @@ from tests.unit.redaction.audio.calls import (
     words_for,
 )
 
-#: Voice pairs (agent, caller) the recogniser follows at 16 kHz; see the module docstring
-#: of cardshield.redaction.speech for why narrowband speech is harder.
+#: Voice pairs (agent, caller). They are numbered espeak-ng variants, which the corpus the
+#: telephone-band model was adapted on leaves out (tools/build_telephone_model.py);
+#: bench/redact_bench.py measures these and four more pairs.
 VOICES = (("en-us+m3", "en-gb+f2"), ("en-us+f2", "en-us+m7"))
 EXPIRY_WORDS = "oh nine, twenty eight"
 KEYED = CANARY_PAN + "#"

@@ -73,6 +73,7 @@ def test_stray_number_words_do_not_join() -> None:
     ("prompt", "reason"),
     [
         ("security code", "code"),
+        ("security", "code"),
         ("expiry date", "expiry"),
         ("cvv", "code"),
         ("card number", "number"),
@@ -106,3 +107,21 @@ def test_answer_comes_from_the_other_speaker() -> None:
     )
     runs = card_runs(words, **AUDIO)
     assert [(r.channel, r.digits) for r in runs] == [(1, "737")]
+
+
+def test_an_answer_in_parts_is_taken_whole() -> None:
+    # "oh nine, twenty eight": the second part is two digits, said without a gap.
+    words = _timed("and the expiry date", channel=0) + _timed(
+        "oh nine | twenty eight", channel=1, start=2000
+    )
+    runs = card_runs(words, **AUDIO)
+    assert [(r.reason, r.digits) for r in runs] == [("expiry", "09"), ("expiry", "28")]
+
+
+def test_stray_words_after_an_answer_are_not_part_of_it() -> None:
+    # One stray digit after the prompt is taken (it is the answer, however short), but the
+    # scattered number words the recogniser hears in the talk after it are not.
+    stray = [Word("two", 4000, 4150, 1), Word("four", 4900, 5100, 1), Word("two", 5550, 5650, 1)]
+    words = [*_timed("and the cvv", channel=0), Word("oh", 2600, 2750, 1), *stray]
+    runs = card_runs(words, **AUDIO)
+    assert [(r.start, r.end) for r in runs] == [(2600, 2750)]
