@@ -28,6 +28,7 @@ carry the digits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -55,6 +56,7 @@ class RedactOptions:
     chain_gap_ms: int = 2000  # from one prompted run to the next
     widen_ms: int = 1500  # how far a span may widen to reach the pause around it
     join_ms: int = 1000  # spoken spans on one channel closer than this become one
+    speech_model: Path | None = None  # an adapted speech model (default: the shipped one)
 
     def __post_init__(self) -> None:
         if self.mode not in ("silence", "beep"):
@@ -215,7 +217,7 @@ def redact_audio(
         if recognizer is None:
             from cardshield.redaction.speech import shared_recognizer
 
-            recognizer = shared_recognizer()
+            recognizer = shared_recognizer(options.speech_model)
         segments += speech_segments(linear, audio.sample_rate, recognizer, options)
     duration = audio.frames * 1000 // audio.sample_rate
     segments = [

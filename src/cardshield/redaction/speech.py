@@ -93,7 +93,9 @@ class SpeechConfig:
     max_utterance_ms: int = 20000
     speech_above_floor_db: float = 12.0
     pad_ms: int = 100
-    model: Path | None = None  # an adapted model (speech_model.adapt) for every rate
+    model: Path | None = None  # an adapted model (speech_model.adapt) instead of the shipped one
+    # Decode at full band with the wheel's wideband model (the baseline the bench compares).
+    wideband: bool = False
 
 
 def _library() -> ctypes.CDLL:
@@ -208,6 +210,8 @@ class SphinxRecognizer:
         telephone-band model."""
         if self.config.model is not None:
             return speech_model.load_model(self.config.model)
+        if self.config.wideband:
+            return speech_model.wideband_model()
         return speech_model.telephone_model()
 
     def _decoder(self, model: speech_model.AcousticModel) -> int:
@@ -249,7 +253,7 @@ class SphinxRecognizer:
 
     def transcribe(self, samples: ArrayLike, sample_rate: int, channel: int = 0) -> Transcript:
         decoder = self._decoder(self.model())
-        pcm = speech_model.front_end(samples, sample_rate)
+        pcm = speech_model.front_end(samples, sample_rate, band_limit=not self.config.wideband)
         found: list[Word] = []
         spans = utterances(pcm, self.config)
         for first, last in spans:
@@ -315,16 +319,18 @@ def utterances(pcm: NDArray[np.int16], config: SpeechConfig) -> list[tuple[int, 
     return out
 
 
-_SHARED: dict[int, SphinxRecognizer] = {}
+_SHARED: dict[tuple[int, str], SphinxRecognizer] = {}
 
 
-def shared_recognizer() -> SphinxRecognizer:
-    """One recogniser per process (loading the model takes a moment; workers reuse it)."""
-    pid = os.getpid()
-    if pid not in _SHARED:
-        _SHARED.clear()  # a forked child must not share its parent's decoder
-        _SHARED[pid] = SphinxRecognizer()
-    return _SHARED[pid]
+def shared_recognizer(model: Path | None = None) -> SphinxRecognizer:
+    """One recogniser per process and model (loading a model takes a moment; workers reuse
+    it). ``model`` is an adapted model's folder; None is the shipped telephone-band model."""
+    key = (os.getpid(), str(model or ""))
+    if key not in _SHARED:
+        if any(pid != key[0] for pid, _model in _SHARED):
+            _SHARED.clear()  # a forked child must not share its parent's decoders
+        _SHARED[key] = SphinxRecognizer(SpeechConfig(model=model))
+    return _SHARED[key]
 
 
 __all__ = [

@@ -73,11 +73,12 @@ class AcousticModel:
         return out
 
 
-def front_end(samples: ArrayLike, sample_rate: int) -> NDArray[np.int16]:
+def front_end(samples: ArrayLike, sample_rate: int, band_limit: bool = True) -> NDArray[np.int16]:
     """Mono samples as the recogniser hears them: in the telephone band (anything above
-    8 kHz sampling is band-limited to it first), at the front end's 16 kHz."""
+    8 kHz sampling is band-limited to it first, unless ``band_limit`` is off), at the front
+    end's 16 kHz."""
     x = np.asarray(samples, dtype=np.float64).reshape(-1)
-    if sample_rate > TELEPHONE_RATE:
+    if band_limit and sample_rate > TELEPHONE_RATE:
         x = resample(x, sample_rate, TELEPHONE_RATE)
         sample_rate = TELEPHONE_RATE
     if sample_rate != RATE:
@@ -236,6 +237,11 @@ def check_transcripts(utterances: Sequence[Utterance], dictionary: Path) -> None
         words = utt.words.lower().split()
         if not words:
             raise AdaptationError(f"utterance {i} ({utt.audio.name}) has an empty transcript")
+        if any(ch.isdigit() for ch in utt.words):
+            # Never echo digits: a transcript may hold a card number.
+            raise AdaptationError(
+                f"utterance {i} ({utt.audio.name}): write numbers as words ('four two', not digits)"
+            )
         unknown = [w for w in words if w not in known]
         if unknown:
             raise AdaptationError(
@@ -314,22 +320,27 @@ def adapt(
         if ignored >= len(utterances):
             raise AdaptationError("no recording could be aligned to its transcript")
         say("adapting")
-        out.mkdir(parents=True, exist_ok=True)
+        built = work / "model"
+        built.mkdir()
         adapted = work / "adapted_mixture_weights"
         _run(
             [tools["map_adapt"], *model, *params, "-accumdir", tmp,
-             "-mapmeanfn", str(out / "means"), "-mapvarfn", str(out / "variances"),
-             "-mapmixwfn", str(adapted), "-maptmatfn", str(out / "transition_matrices")],
+             "-mapmeanfn", str(built / "means"), "-mapvarfn", str(built / "variances"),
+             "-mapmixwfn", str(adapted), "-maptmatfn", str(built / "transition_matrices")],
             log,
         )  # fmt: skip
-        write_sendump(read_mixture_weights(adapted), out / "sendump")
-    summary: dict[str, object] = {
-        "base": base.name,
-        "utterances": len(utterances) - ignored,
-        "not_aligned": ignored,
-        "seconds": round(seconds, 1),
-    }
-    (out / "model.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_sendump(read_mixture_weights(adapted), built / "sendump")
+        summary: dict[str, object] = {
+            "base": base.name,
+            "utterances": len(utterances) - ignored,
+            "not_aligned": ignored,
+            "seconds": round(seconds, 1),
+        }
+        (built / "model.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        # Only a whole model reaches ``out``: a failure above leaves it as it was.
+        out.mkdir(parents=True, exist_ok=True)
+        for path in built.iterdir():
+            shutil.copyfile(path, out / path.name)
     return summary
 
 

@@ -102,17 +102,16 @@ def test_wideband_mulaw_stereo_call(
 
 
 @pytest.mark.slow
-def test_wideband_mono_pcm_call(speech_cache: Path, recognizer: SphinxRecognizer) -> None:
-    """Both speakers on one channel: the card data goes, with more of the call around it.
-
-    On a mixed channel the agent's words after a prompt are heard as the answer too, and
-    the recogniser's stray number words in them are silenced: about a quarter of the rest
-    of this call (16-26% for the two voice pairs; on stereo calls about 1%).
-    """
-    call = card_call(speech_cache, VOICES[0], 16000)
+@pytest.mark.parametrize("voices", VOICES, ids=["-".join(v) for v in VOICES])
+def test_wideband_mono_pcm_call(
+    voices: tuple[str, str], speech_cache: Path, recognizer: SphinxRecognizer
+) -> None:
+    """Both speakers on one channel: the card data goes, and the rest stays (about 3% of the
+    other samples change for these voices; the limit is 5%)."""
+    call = card_call(speech_cache, voices, 16000)
     audio = _as_file(call, "pcm16", stereo=False)
     result = redact_audio(audio, OPTIONS, recognizer)
-    _check_card_data_gone(call, audio, result, recognizer, _card_lines(call), max_changed=0.3)
+    _check_card_data_gone(call, audio, result, recognizer, _card_lines(call))
 
 
 @pytest.mark.slow
