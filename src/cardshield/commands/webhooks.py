@@ -43,6 +43,7 @@ from cardshield.payments.webhooks import (
     roll_secret,
     run_forever,
 )
+from cardshield.payments.webhooks.transport import PinnedTransport
 from cardshield.storage import check_current, make_engine
 from cardshield.storage.schema import events, webhook_attempts, webhook_deliveries
 
@@ -248,7 +249,8 @@ def worker(
         "retry": RetryPolicy(max_attempts=max_attempts),
         "allow_http_loopback": allow_http_loopback,
     }
-    with _engine(ctx) as engine, httpx.Client() as http:
+    transport = PinnedTransport(allow_loopback=allow_http_loopback)
+    with _engine(ctx) as engine, httpx.Client(transport=transport) as http:
         if once:
             handled = deliver_due(engine, now=utcnow(), owner=owner, http=http, **options)
             typer.echo(f"handled {handled} deliveries")

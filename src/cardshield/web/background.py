@@ -18,6 +18,7 @@ import httpx
 from cardshield.payments.idempotency import prune_idempotency_keys
 from cardshield.payments.recovery import resume_pending
 from cardshield.payments.webhooks.delivery import deliver_due
+from cardshield.payments.webhooks.transport import PinnedTransport
 from cardshield.runtime import Runtime
 from cardshield.security.audit_seal import seal
 from cardshield.security.monitor import watch_card_access
@@ -34,8 +35,11 @@ class Job:
 
 def default_jobs(runtime: Runtime) -> list[Job]:
     owner = f"{socket.gethostname()}:{os.getpid()}"  # webhook leases name the node holding them
-    http = httpx.Client(follow_redirects=False)
     allow_loopback = runtime.settings.allow_http_loopback_webhooks
+    # Each send resolves the endpoint's host and connects only to a checked public address.
+    http = httpx.Client(
+        follow_redirects=False, transport=PinnedTransport(allow_loopback=allow_loopback)
+    )
     settle_after = max(
         runtime.settings.pending_resolve_seconds, runtime.settings.idempotency_lock_seconds
     )

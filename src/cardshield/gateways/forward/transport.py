@@ -27,7 +27,7 @@ from cardshield.gateways.forward.errors import (
 )
 
 
-class _PinnedBackend(httpcore.NetworkBackend):
+class PinnedBackend(httpcore.NetworkBackend):
     """Connects every TCP stream to one address, whatever host name it is asked for."""
 
     def __init__(self, address: str) -> None:
@@ -56,7 +56,7 @@ class _PinnedBackend(httpcore.NetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        raise httpcore.ConnectError("unix sockets are not a forward destination")
+        raise httpcore.ConnectError("unix sockets are not a destination")
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
@@ -98,7 +98,7 @@ def exchange(
         with (
             httpcore.ConnectionPool(
                 ssl_context=ssl_context,
-                network_backend=_PinnedBackend(address),
+                network_backend=PinnedBackend(address),
                 max_connections=1,
                 retries=0,
             ) as pool,

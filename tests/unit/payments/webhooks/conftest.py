@@ -12,6 +12,7 @@ from sqlalchemy import Engine, insert
 
 from cardshield.payments.outbox import emit_event
 from cardshield.payments.webhooks import create_endpoint
+from cardshield.payments.webhooks.transport import PinnedTransport
 from cardshield.storage import make_engine, upgrade
 from cardshield.storage.schema import merchants
 from tests.unit.payments.webhooks.receiver import Receiver
@@ -50,7 +51,9 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
+    """The client the service delivers with: the pinned transport, loopback admitted (the
+    receiver listens on 127.0.0.1)."""
+    with httpx.Client(transport=PinnedTransport(allow_loopback=True)) as client:
         yield client
 
 
