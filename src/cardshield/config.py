@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from cardshield.errors import ConfigError
 
@@ -71,8 +71,10 @@ class Settings(BaseModel):
         description="How long a node holds a webhook delivery before another node may take it.",
     )
     twilio_account_sid: str = Field(default="", description="Twilio account (phone payments).")
-    twilio_auth_token: str = Field(
-        default="", description="Twilio auth token: checks X-Twilio-Signature, calls the API."
+    # A secret: repr() and model dumps show it as '**********'.
+    twilio_auth_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Twilio auth token: checks X-Twilio-Signature, calls the API.",
     )
     twilio_api_base_url: str = Field(
         default="", description="Twilio REST API base URL (recordings); empty means Twilio's."

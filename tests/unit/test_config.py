@@ -54,3 +54,12 @@ def test_bad_toml(tmp_path: Path) -> None:
     cfg.write_text("prot = 1\n")
     with pytest.raises(ConfigError, match="CARDSHIELD_PROT"):
         load_settings(cfg, env={})
+
+
+def test_the_twilio_token_never_shows_in_repr() -> None:
+    settings = load_settings(env={"CARDSHIELD_TWILIO_AUTH_TOKEN": "tok-9f8e7d6c"})
+    assert settings.twilio_auth_token.get_secret_value() == "tok-9f8e7d6c"
+    assert "tok-9f8e7d6c" not in repr(settings) + str(settings)
+    assert "tok-9f8e7d6c" not in settings.model_dump_json()
+    again = Settings.model_validate(settings.model_dump())  # how the demo rebuilds settings
+    assert again.twilio_auth_token.get_secret_value() == "tok-9f8e7d6c"

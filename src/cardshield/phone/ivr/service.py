@@ -19,7 +19,9 @@ class PhoneNotConfigured(CardshieldError):
 
 def recordings_for(runtime: Runtime) -> RecordingControl:
     s = runtime.settings
-    return TwilioRecordings(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_base_url)
+    return TwilioRecordings(
+        s.twilio_account_sid, s.twilio_auth_token.get_secret_value(), s.twilio_api_base_url
+    )
 
 
 def capture_for(runtime: Runtime, actor: str) -> CardCapture:
@@ -33,7 +35,7 @@ def capture_for(runtime: Runtime, actor: str) -> CardCapture:
 
 def ivr_flow(runtime: Runtime) -> IvrFlow:
     s = runtime.settings
-    if not s.twilio_auth_token or not s.phone_merchant_id:
+    if not s.twilio_auth_token.get_secret_value() or not s.phone_merchant_id:
         raise PhoneNotConfigured
     return IvrFlow(
         CallStore(runtime.engine),

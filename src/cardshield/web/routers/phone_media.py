@@ -45,7 +45,9 @@ def _twilio_socket(websocket: WebSocket) -> Runtime:
     runtime = _runtime(websocket)
     signature = websocket.headers.get("x-twilio-signature")
     url = socket_url(runtime, websocket)
-    if not signature_valid(runtime.settings.twilio_auth_token, url, {}, signature):
+    if not signature_valid(
+        runtime.settings.twilio_auth_token.get_secret_value(), url, {}, signature
+    ):
         raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "signature")
     return runtime
 

@@ -55,7 +55,10 @@ async def _twilio_form(request: Request) -> dict[str, str]:
     params = {k: v for k, v in form.items() if isinstance(v, str)}
     signature = request.headers.get("x-twilio-signature")
     if not signature_valid(
-        runtime.settings.twilio_auth_token, signed_url(runtime, request), params, signature
+        runtime.settings.twilio_auth_token.get_secret_value(),
+        signed_url(runtime, request),
+        params,
+        signature,
     ):
         raise TwilioSignatureInvalid
     return params
