@@ -71,6 +71,9 @@ class Settings(BaseModel):
         description="How long a node holds a webhook delivery before another node may take it.",
     )
     twilio_account_sid: str = Field(default="", description="Twilio account (phone payments).")
+    phone_call_retention_days: int = Field(
+        default=30, ge=1, le=3650, description="Forget phone calls untouched this long."
+    )
     # A secret: repr() and model dumps show it as '**********'.
     twilio_auth_token: SecretStr = Field(
         default=SecretStr(""),

@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
     insert,
     select,
     update,
@@ -127,6 +128,16 @@ class CallStore:
         if done != 1:
             raise CallStateConflict
         return new
+
+    def prune(self, *, before: datetime) -> int:
+        """Forget calls last touched before ``before``; returns how many.
+
+        A call's row is what a webhook for that call needs next; a call untouched for days has
+        ended, and keeping its token, brand and last four digits serves nothing.
+        """
+        with self.engine.begin() as conn:
+            result = conn.execute(delete(phone_calls).where(phone_calls.c.updated_at < before))
+        return int(result.rowcount or 0)
 
 
 def _values(state: CallState) -> dict[str, Any]:

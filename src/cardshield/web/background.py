@@ -19,6 +19,7 @@ from cardshield.payments.idempotency import prune_idempotency_keys
 from cardshield.payments.recovery import resume_pending
 from cardshield.payments.webhooks.delivery import deliver_due
 from cardshield.payments.webhooks.transport import PinnedTransport
+from cardshield.phone.calls import CallStore
 from cardshield.runtime import Runtime
 from cardshield.security.audit_seal import seal
 from cardshield.security.monitor import watch_card_access
@@ -60,6 +61,9 @@ def default_jobs(runtime: Runtime) -> list[Job]:
             timeout=timeout,
         )
 
+    calls = CallStore(runtime.engine)
+    call_retention = timedelta(days=runtime.settings.phone_call_retention_days)
+
     def resume(now: datetime) -> object:
         # Operations left pending by a crash or a processor timeout, once they are not
         # fresh: a live request may still be finishing them.
@@ -72,6 +76,7 @@ def default_jobs(runtime: Runtime) -> list[Job]:
         Job("idempotency.prune", 3600.0, lambda now: prune_idempotency_keys(runtime.engine, now)),
         Job("vault.purge", 3600.0, lambda now: runtime.vault.purge(now=now, actor="purge")),
         Job("security.card_access", 60.0, lambda now: watch_card_access(runtime.engine, now=now)),
+        Job("phone.prune", 3600.0, lambda now: calls.prune(before=now - call_retention)),
     ]
 
 

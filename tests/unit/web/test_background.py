@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from cardshield.cards import PAN, Expiry
+from cardshield.phone.calls import CallState, CallStore
 from cardshield.storage.schema import audit_log
 from cardshield.web.background import Job, Scheduler, default_jobs
 from tests.apps import Api
@@ -44,6 +45,7 @@ def test_default_jobs_seal_the_audit_chain(api: Api) -> None:
         "idempotency.prune",
         "vault.purge",
         "security.card_access",
+        "phone.prune",
     }
     for job in jobs.values():
         job.run(datetime.now(UTC))  # each runs against a real database without error
@@ -53,3 +55,20 @@ def test_default_jobs_seal_the_audit_chain(api: Api) -> None:
             select(audit_log.c.seq).where(audit_log.c.chain_hash.is_(None))
         ).all()
     assert unsealed == []
+
+
+def test_phone_calls_untouched_past_retention_are_forgotten(api: Api) -> None:
+    store = CallStore(api.runtime.engine)
+    start = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    for sid, age in (("CAold", 31), ("CArecent", 29)):
+        at = start - timedelta(days=age)
+        store.create(
+            CallState(
+                call_sid=sid, merchant_id=api.merchant, mode="ivr", step="expiry",
+                created_at=at, updated_at=at,
+            )
+        )  # fmt: skip
+    jobs = {j.name: j for j in default_jobs(api.runtime)}
+    jobs["phone.prune"].run(start)  # the default keeps 30 days
+    assert store.find("CAold") is None
+    assert store.find("CArecent") is not None
