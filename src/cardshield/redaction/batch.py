@@ -9,13 +9,16 @@ output folder, by a pool of worker processes (each loads its own recogniser once
 each file the report is rewritten, as ``redaction-report.json`` and ``redaction-report.csv``
 in the output folder, so an interrupted run loses nothing: with ``resume`` a file whose
 report entry is done, whose input still has the recorded SHA-256 and whose output exists is
-skipped. The report lists spans, reasons, confidence and duration per file; it never holds
-digits. A file that cannot be read is reported with its error and the batch goes on.
+skipped, as long as the report was made with the same settings (mode, beep, speech, rules
+and speech model: the report records their fingerprint). The report lists spans, reasons,
+confidence and duration per file; it never holds digits. A file that cannot be read is
+reported with its error and the batch goes on.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -76,9 +79,26 @@ class FileResult:
         )
 
 
+def options_fingerprint(options: RedactOptions) -> str:
+    """What a redaction depended on, hashed: the options and, with speech on, the model's
+    own files (an adapted model rebuilt in the same folder is another model)."""
+    values = {k: str(v) for k, v in sorted(dataclasses.asdict(options).items())}
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode())
+    if options.speech:
+        from cardshield.redaction.speech_model import load_model, telephone_model
+
+        model = (
+            telephone_model() if options.speech_model is None else load_model(options.speech_model)
+        )
+        for key in sorted(model.overrides):
+            digest.update(sha256_of(model.overrides[key]).encode())
+    return digest.hexdigest()[:16]
+
+
 @dataclass
 class BatchReport:
     files: list[FileResult]
+    options: str = ""  # options_fingerprint() of the run that wrote it
 
     @property
     def failed(self) -> int:
@@ -86,7 +106,8 @@ class BatchReport:
 
     def to_json(self) -> str:
         rows = sorted(self.files, key=lambda f: f.file)
-        return json.dumps({"files": [f.to_dict() for f in rows]}, indent=2) + "\n"
+        doc = {"options": self.options, "files": [f.to_dict() for f in rows]}
+        return json.dumps(doc, indent=2) + "\n"
 
     def to_csv(self) -> str:
         buf = io.StringIO()
@@ -135,12 +156,15 @@ def redact_file(source: Path, target: Path, options: RedactOptions, name: str) -
     return FileResult(name, digest, "done", result.duration_ms, result.segments)
 
 
-def _load_previous(out_dir: Path) -> dict[str, FileResult]:
+def _load_previous(out_dir: Path, fingerprint: str) -> dict[str, FileResult]:
+    """The previous run's results, if it ran with the same settings (else nothing resumes)."""
     path = out_dir / REPORT_JSON
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))["files"]
-        return {r.file: r for r in map(FileResult.from_dict, rows)}
-    except (OSError, ValueError, KeyError, TypeError):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("options") != fingerprint:
+            return {}
+        return {r.file: r for r in map(FileResult.from_dict, doc["files"])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
@@ -168,7 +192,8 @@ def run_batch(
     """Redact every recording under ``source`` into ``out_dir``; returns the report."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = recordings(source, exclude=out_dir)
-    previous = _load_previous(out_dir) if resume else {}
+    fingerprint = options_fingerprint(options)
+    previous = _load_previous(out_dir, fingerprint) if resume else {}
     results: dict[str, FileResult] = {}
     todo: list[tuple[Path, Path, str]] = []
     for path in files:
@@ -185,13 +210,13 @@ def run_batch(
     for done in results.values():
         if on_done is not None:
             on_done(done)
-    report = BatchReport(list(results.values()))
+    report = BatchReport(list(results.values()), fingerprint)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(redact_file, src, dst, options, name) for src, dst, name in todo]
         for future in as_completed(futures):
             result = future.result()
             results[result.file] = result
-            report = BatchReport(list(results.values()))
+            report = BatchReport(list(results.values()), fingerprint)
             write_report(out_dir, report)
             if on_done is not None:
                 on_done(result)
@@ -204,6 +229,7 @@ __all__ = [
     "REPORT_JSON",
     "BatchReport",
     "FileResult",
+    "options_fingerprint",
     "recordings",
     "redact_file",
     "run_batch",

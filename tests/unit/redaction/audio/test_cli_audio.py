@@ -115,3 +115,8 @@ def test_batch_parallel_resumable_with_report(tmp_path: Path) -> None:
     report = json.loads((out / "redaction-report.json").read_text())
     digest = {f["file"]: f["sha256"] for f in report["files"]}
     assert digest["a.wav"] == sha256_of(src / "a.wav")
+
+    # Other settings (beep instead of silence): nothing from the earlier runs is reused.
+    beeped = runner.invoke(app, [*args, "--resume", "--mode", "beep", "--json"])
+    summary = json.loads(beeped.stdout)
+    assert (summary["files"], summary["skipped"], summary["failed"]) == (4, 0, 1)
