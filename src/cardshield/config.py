@@ -42,9 +42,11 @@ class Settings(BaseModel):
     token_ttl_minutes: int = Field(default=15, ge=1, le=60 * 24)
     cvv_ttl_minutes: int = Field(default=10, ge=1, le=60)
     connector: str = Field(default="sandbox", description="Payment processor connector.")
+    # Holds the processor's API keys: left out of repr() and str() of the settings.
     connector_options: dict[str, str | int | bool] = Field(
         default_factory=dict,
         description="Connector settings (keys, account, base URL); a TOML table or JSON.",
+        repr=False,
     )
     public_url: str = Field(
         default="", description="Base URL browsers use to reach cardshield (hosted fields, 3DS)."

@@ -63,3 +63,10 @@ def test_the_twilio_token_never_shows_in_repr() -> None:
     assert "tok-9f8e7d6c" not in settings.model_dump_json()
     again = Settings.model_validate(settings.model_dump())  # how the demo rebuilds settings
     assert again.twilio_auth_token.get_secret_value() == "tok-9f8e7d6c"
+
+
+def test_connector_keys_never_show_in_repr() -> None:
+    env = {"CARDSHIELD_CONNECTOR_OPTIONS": '{"secret_key": "sk_test_51abcdef"}'}
+    settings = load_settings(env=env)
+    assert settings.connector_options == {"secret_key": "sk_test_51abcdef"}
+    assert "sk_test_51abcdef" not in repr(settings) + str(settings)
