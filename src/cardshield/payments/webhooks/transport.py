@@ -9,6 +9,10 @@ refuses the request unless every address is public (the forward proxy's rule,
 while TLS and the ``Host`` header keep the name. Loopback is admitted only with
 ``allow_loopback`` (the demo and local tests).
 
+Behind an HTTP proxy named in the environment (``HTTPS_PROXY``, ``NO_PROXY``: the egress
+proxy of docs/deploy.md) the address is still checked, but the proxy makes the connection
+and resolves the name itself: there the proxy's allow-list does the pinning.
+
 A refusal is an :class:`httpx.ConnectError`, so the delivery worker records it as a failed
 attempt like any unreachable endpoint.
 """
@@ -16,6 +20,7 @@ attempt like any unreachable endpoint.
 from __future__ import annotations
 
 import ssl
+import urllib.request
 from collections.abc import Iterator
 
 import httpcore
@@ -85,10 +90,28 @@ class PinnedTransport(httpx.BaseTransport):
         resolver: Resolver | None = None,
         allow_loopback: bool = False,
         ssl_context: ssl.SSLContext | None = None,
+        trust_env: bool = True,
     ) -> None:
         self._resolver = resolver or SystemResolver()
         self._allow_loopback = allow_loopback
         self._ssl = ssl_context or ssl.create_default_context()
+        self._trust_env = trust_env
+        self._proxied: dict[str, httpx.HTTPTransport] = {}
+
+    def close(self) -> None:
+        for transport in self._proxied.values():
+            transport.close()
+        self._proxied.clear()
+
+    def proxy_for(self, url: httpx.URL) -> str | None:
+        """The environment's proxy for ``url``, if one applies (``NO_PROXY`` honoured)."""
+        if not self._trust_env:
+            return None
+        proxies = urllib.request.getproxies()
+        proxy = proxies.get(url.scheme)
+        if not proxy or urllib.request.proxy_bypass(url.host):
+            return None
+        return proxy
 
     def address_for(self, host: str, port: int) -> str:
         """The address to connect to for ``host``, or :class:`CardshieldError`."""
@@ -109,6 +132,13 @@ class PinnedTransport(httpx.BaseTransport):
             ) from None
         except CardshieldError:
             raise httpx.ConnectError("the webhook host does not resolve", request=request) from None
+        proxy = self.proxy_for(url)
+        if proxy is not None:
+            if proxy not in self._proxied:
+                self._proxied[proxy] = httpx.HTTPTransport(
+                    verify=self._ssl, proxy=proxy, trust_env=False
+                )
+            return self._proxied[proxy].handle_request(request)
         pool = httpcore.ConnectionPool(
             ssl_context=self._ssl,
             network_backend=PinnedBackend(address),

@@ -53,7 +53,8 @@ def receiver() -> Iterator[Receiver]:
 def http() -> Iterator[httpx.Client]:
     """The client the service delivers with: the pinned transport, loopback admitted (the
     receiver listens on 127.0.0.1)."""
-    with httpx.Client(transport=PinnedTransport(allow_loopback=True)) as client:
+    transport = PinnedTransport(allow_loopback=True, trust_env=False)
+    with httpx.Client(transport=transport) as client:
         yield client
 
 

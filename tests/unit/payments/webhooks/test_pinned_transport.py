@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -41,9 +43,15 @@ def server(certs: Certs) -> Iterator[HttpsServer]:
         yield running
 
 
-def _client(certs: Certs, table: dict[str, list[str]], loopback: bool) -> httpx.Client:
+def _client(
+    certs: Certs, table: dict[str, list[str]], loopback: bool, trust_env: bool = False
+) -> httpx.Client:
+    # The environment's proxy settings are ignored except where a test sets them.
     transport = PinnedTransport(
-        resolver=StaticResolver(table), allow_loopback=loopback, ssl_context=certs.client_context()
+        resolver=StaticResolver(table),
+        allow_loopback=loopback,
+        ssl_context=certs.client_context(),
+        trust_env=trust_env,
     )
     return httpx.Client(transport=transport)
 
@@ -51,7 +59,7 @@ def _client(certs: Certs, table: dict[str, list[str]], loopback: bool) -> httpx.
 def test_https_to_the_checked_address_with_the_name_kept(server: HttpsServer, certs: Certs) -> None:
     resolver = CountingResolver({HOST: ["127.0.0.1"]})
     transport = PinnedTransport(
-        resolver=resolver, allow_loopback=True, ssl_context=certs.client_context()
+        resolver=resolver, allow_loopback=True, ssl_context=certs.client_context(), trust_env=False
     )
     with httpx.Client(transport=transport) as client:
         for _ in range(2):
@@ -125,10 +133,64 @@ def test_a_delivery_to_a_name_resolving_inside_fails_without_a_connection(
         )
     emit(engine, "payment.created", "pay_1")
     resolver = StaticResolver({"hooks.merchant.test": ["169.254.169.254"]})
-    with httpx.Client(transport=PinnedTransport(resolver=resolver)) as http:
+    with httpx.Client(transport=PinnedTransport(resolver=resolver, trust_env=False)) as http:
         assert deliver_due(engine, now=NOW, owner="w1", http=http) == 1
     with engine.connect() as conn:
         attempt = conn.execute(select(webhook_attempts)).one()._mapping
     assert attempt["status_code"] is None
     assert "internal address" in attempt["error"]
     assert receiver.all() == []
+
+
+class _RefusingProxy:
+    """A stand-in egress proxy on 127.0.0.1: records each request line, answers 403."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+                self.lines.append(head.split(b"\r\n", 1)[0].decode())
+                conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_behind_an_environment_proxy_the_proxy_connects_after_the_check(
+    certs: Certs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = _RefusingProxy()
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        public = {"hooks.merchant.test": ["93.184.216.34"]}
+        client = _client(certs, public, loopback=False, trust_env=True)
+        with client, pytest.raises(httpx.ProxyError):
+            client.post("https://hooks.merchant.test/cardshield", content=b"{}")
+        assert proxy.lines == ["CONNECT hooks.merchant.test:443 HTTP/1.1"]
+        inside = {"hooks.merchant.test": ["10.0.0.7"]}
+        with (
+            _client(certs, inside, loopback=False, trust_env=True) as client,
+            pytest.raises(httpx.ConnectError, match="internal address"),
+        ):
+            client.post("https://hooks.merchant.test/cardshield", content=b"{}")
+        assert len(proxy.lines) == 1, "a refused name never reaches the proxy"
+    finally:
+        proxy.close()
