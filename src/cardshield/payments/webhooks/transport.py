@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import ssl
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import httpcore
 import httpx
@@ -56,6 +57,41 @@ def _translate(exc: Exception, request: httpx.Request) -> httpx.TransportError:
         if isinstance(exc, theirs):
             return ours(str(exc), request=request)
     return httpx.TransportError(str(exc), request=request)
+
+
+class _FirstThatAnswers(httpcore.NetworkBackend):
+    """Connects to the checked addresses in turn until one answers ("localhost" is ::1 and
+    127.0.0.1, and a server may listen on only one of them)."""
+
+    def __init__(self, addresses: list[str]) -> None:
+        self._backends = [PinnedBackend(a) for a in addresses]
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        failure: httpcore.ConnectError | None = None
+        for backend in self._backends:
+            try:
+                return backend.connect_tcp(host, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                failure = exc
+        raise failure or httpcore.ConnectError("no address to connect to")
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("unix sockets are not a destination")
+
+    def sleep(self, seconds: float) -> None:
+        self._backends[0].sleep(seconds)
 
 
 class _Body(httpx.SyncByteStream):
@@ -113,19 +149,21 @@ class PinnedTransport(httpx.BaseTransport):
             return None
         return proxy
 
-    def address_for(self, host: str, port: int) -> str:
-        """The address to connect to for ``host``, or :class:`CardshieldError`."""
+    def addresses_for(self, host: str, port: int) -> list[str]:
+        """The addresses to try for ``host``, in the resolver's order, all of them checked;
+        or :class:`CardshieldError`."""
         if is_ip_literal(host):
             addresses: list[str] = [host.strip("[]")]
         else:
             addresses = list(self._resolver.resolve(host, port))
-        return str(check_addresses(addresses, allow_loopback=self._allow_loopback))
+        check_addresses(addresses, allow_loopback=self._allow_loopback)  # every one, or none
+        return addresses
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
-            address = self.address_for(url.host, port)
+            addresses = self.addresses_for(url.host, port)
         except DestinationPrivateAddress:
             raise httpx.ConnectError(
                 "the webhook host resolves to an internal address", request=request
@@ -141,7 +179,7 @@ class PinnedTransport(httpx.BaseTransport):
             return self._proxied[proxy].handle_request(request)
         pool = httpcore.ConnectionPool(
             ssl_context=self._ssl,
-            network_backend=PinnedBackend(address),
+            network_backend=_FirstThatAnswers(addresses),
             max_connections=1,
             retries=0,
         )

@@ -194,3 +194,10 @@ def test_behind_an_environment_proxy_the_proxy_connects_after_the_check(
         assert len(proxy.lines) == 1, "a refused name never reaches the proxy"
     finally:
         proxy.close()
+
+
+def test_the_checked_addresses_are_tried_in_turn(server: HttpsServer, certs: Certs) -> None:
+    # Like "localhost" (::1 and 127.0.0.1) with a server on one of them: 127.0.0.2 refuses.
+    with _client(certs, {HOST: ["127.0.0.2", "127.0.0.1"]}, loopback=True) as client:
+        response = client.post(f"https://{HOST}:{server.port}/echo", content=b"{}")
+    assert response.status_code == 200
