@@ -34,6 +34,7 @@ from numpy.typing import ArrayLike, NDArray
 from cardshield.phone.dsp import Audio, read_wav, write_wav
 from cardshield.phone.dsp.errors import AudioError
 from cardshield.phone.dsp.resample import resample
+from cardshield.redaction.text import redact
 
 RATE = 16000  # the front end's rate: every model here decodes 16 kHz features
 TELEPHONE_RATE = 8000
@@ -222,7 +223,12 @@ def _run(args: list[str], log: Path) -> None:
         # The tools' own paths and files in our work folder: no shell, nothing from input.
         done = subprocess.run(args, stdout=fh, stderr=subprocess.STDOUT, check=False)  # noqa: S603
     if done.returncode != 0:
-        raise AdaptationError(f"{Path(args[0]).name} failed (see {log.name} in the work folder)")
+        # The work folder goes with the error, so the tool's own last complaint comes along
+        # (redacted: it may quote a transcript).
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        said = [ln for ln in lines if ln.startswith(("ERROR", "FATAL"))] or lines or [""]
+        reason = redact(said[-1].strip())[:200]
+        raise AdaptationError(f"{Path(args[0]).name} failed: {reason}")
 
 
 def _dictionary_words(dictionary: Path) -> set[str]:

@@ -14,6 +14,7 @@ import pytest
 from cardshield.phone.dsp import Audio, write_wav
 from cardshield.redaction.speech import SpeechConfig, SpeechUnavailable, SphinxRecognizer
 from cardshield.redaction.speech_model import (
+    AcousticModel,
     AdaptationError,
     Utterance,
     adapt,
@@ -123,3 +124,18 @@ def test_adapting_to_recordings_gives_a_model_the_recogniser_loads(tmp_path: Pat
     pcm = say("seven three seven", "en-us+m3", 8000, cache)
     words = [w.text for w in recognizer.transcribe(pcm, 8000).words]
     assert words == ["seven", "three", "seven"]
+
+
+def test_a_failing_tool_is_named_with_its_complaint(tmp_path: Path) -> None:
+    for tool in ("sphinx_fe", "pocketsphinx_mdef_convert"):
+        require_tool(tool)
+    wav = tmp_path / "a.wav"
+    write_wav(wav, Audio.from_linear(np.zeros(8000, dtype=np.int16), 8000, "pcm16"))
+    shipped = telephone_model()
+    broken = tmp_path / "means"
+    broken.write_bytes(b"not a means file")
+    base = AcousticModel("broken", shipped.hmm, {**shipped.overrides, "mean": broken})
+    with pytest.raises(AdaptationError, match=r"^bw failed: \S") as failure:
+        adapt([Utterance(wav, "four two")], tmp_path / "model", base=base)
+    assert "adapt.log" not in failure.value.message
+    assert not (tmp_path / "model").exists()
