@@ -130,7 +130,8 @@ class PinnedTransport(httpx.BaseTransport):
     ) -> None:
         self._resolver = resolver or SystemResolver()
         self._allow_loopback = allow_loopback
-        self._ssl = ssl_context or ssl.create_default_context()
+        # httpx's own default (certifi's CA bundle, SSL_CERT_FILE honoured), as before pinning.
+        self._ssl = ssl_context or httpx.create_ssl_context()
         self._trust_env = trust_env
         self._proxied: dict[str, httpx.HTTPTransport] = {}
 

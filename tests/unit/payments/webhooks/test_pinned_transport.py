@@ -201,3 +201,15 @@ def test_the_checked_addresses_are_tried_in_turn(server: HttpsServer, certs: Cer
     with _client(certs, {HOST: ["127.0.0.2", "127.0.0.1"]}, loopback=True) as client:
         response = client.post(f"https://{HOST}:{server.port}/echo", content=b"{}")
     assert response.status_code == 200
+
+
+def test_by_default_certificates_are_checked_against_httpx_s_trust_store(
+    server: HttpsServer,
+) -> None:
+    # No context given: the test CA is unknown, so the handshake is refused.
+    transport = PinnedTransport(
+        resolver=StaticResolver({HOST: ["127.0.0.1"]}), allow_loopback=True, trust_env=False
+    )
+    with httpx.Client(transport=transport) as client, pytest.raises(httpx.ConnectError):
+        client.post(f"https://{HOST}:{server.port}/echo", content=b"{}")
+    assert server.upstream.requests == []
