@@ -74,7 +74,10 @@ async def _client(
     scenario = spec["scenario"]
     keys, tokens = spec["publishable_keys"], out["tokens_in"]
     n = 0
-    async with httpx.AsyncClient(base_url=spec["url"], transport=transport, timeout=30) as http:
+    # Connections spread over the nodes round-robin, as a load balancer would (one node here;
+    # the scale bench passes several).
+    url = spec["urls"][index % len(spec["urls"])]
+    async with httpx.AsyncClient(base_url=url, transport=transport, timeout=30) as http:
         while (now := time.perf_counter()) < stop_at:
             n += 1
             request = build_request(http, scenario, rng, keys, tokens, spec, index, n)
@@ -299,7 +302,7 @@ def bench_database(label: str, database_url: str, args: argparse.Namespace) -> d
             for scenario in (*SCENARIOS, "healthz_after"):
                 spec = {
                     **keys,
-                    "url": url,
+                    "urls": [url],
                     "scenario": scenario.removesuffix("_after"),
                     "clients": args.clients,
                     "duration": args.duration,

@@ -22,10 +22,8 @@ run of the same invocation; the ratios divide by it. Last line: one JSON object.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -36,78 +34,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from api_bench import _free_port, _postgres, _provision, build_request  # the single-node bench
+from api_bench import _free_port, _postgres, _provision, loadgen_main  # the single-node bench
 
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
 TICKS = os.sysconf("SC_CLK_TCK")
 
-# -- the load generator (its own process) ------------------------------------------------
-
-
-async def _client(
-    index: int, spec: dict[str, Any], stop_at: float, record_from: float, out: dict[str, Any]
-) -> None:
-    import httpx
-
-    rng = random.Random(index)
-    # Own source address per connection: tokenization is limited per key and address.
-    transport = httpx.AsyncHTTPTransport(local_address=f"127.0.0.{2 + index % 250}")
-    urls = spec["urls"]
-    keys, tokens = spec["publishable_keys"], out["tokens_in"]
-    n = 0
-    url = urls[index % len(urls)]
-    async with httpx.AsyncClient(base_url=url, transport=transport, timeout=30) as http:
-        while (now := time.perf_counter()) < stop_at:
-            n += 1
-            request = build_request(http, spec["scenario"], rng, keys, tokens, spec, index, n)
-            if request is None:
-                break  # a payment run used up its tokens
-            started = time.perf_counter()
-            response = await http.send(request)
-            elapsed = time.perf_counter() - started
-            ok = response.status_code == 200
-            if ok and spec["scenario"] == "tokenize":
-                out["tokens_out"].append(response.json()["id"])
-            if ok and spec["scenario"] == "payment" and response.json().get("status") != "captured":
-                ok = False
-            if now >= record_from:
-                out["latencies"].append(elapsed)
-                out["errors"] += 0 if ok else 1
-
-
-async def _load(spec: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "latencies": [],
-        "errors": 0,
-        "tokens_out": [],
-        "tokens_in": list(spec.get("tokens", [])),
-    }
-    record_from = time.perf_counter() + spec["warmup"]
-    stop_at = record_from + spec["duration"]
-    await asyncio.gather(
-        *(_client(i, spec, stop_at, record_from, out) for i in range(spec["clients"]))
-    )
-    measured = min(time.perf_counter(), stop_at) - record_from
-    lat = sorted(out["latencies"])
-
-    def pct(p: float) -> float:
-        return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else 0.0
-
-    return {
-        "requests": len(lat),
-        "per_s": round(len(lat) / measured, 1) if measured > 0 else 0.0,
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
-        "errors": out["errors"],
-        "tokens": out["tokens_out"],
-        "ran_out_of_tokens": spec["scenario"] == "payment" and not out["tokens_in"],
-    }
-
-
-def loadgen_main(spec_path: str) -> None:
-    spec = json.loads(Path(spec_path).read_text())
-    Path(spec["out"]).write_text(json.dumps(asyncio.run(_load(spec))))
+# The load generator (its own process) is the API bench's, given every node's URL.
 
 
 # -- CPU accounting from /proc --------------------------------------------------------------
