@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +28,14 @@ from cardshield.gateways.forward.errors import (
 
 
 class PinnedBackend(httpcore.NetworkBackend):
-    """Connects every TCP stream to one address, whatever host name it is asked for."""
+    """Connects every TCP stream to the checked addresses, whatever host name it is asked
+    for: each in turn until one answers, as a plain connection tries a name's addresses
+    ("localhost" is ::1 and 127.0.0.1, and a server may listen on only one)."""
 
-    def __init__(self, address: str) -> None:
-        self._address = address
+    def __init__(self, addresses: Sequence[str]) -> None:
+        if not addresses:
+            raise ValueError("no address to connect to")
+        self._addresses = list(addresses)
         self._backend = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -42,13 +46,22 @@ class PinnedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        return self._backend.connect_tcp(
-            self._address,
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
+        def connect(address: str) -> httpcore.NetworkStream:
+            return self._backend.connect_tcp(
+                address,
+                port,
+                timeout=timeout,
+                local_address=local_address,
+                socket_options=socket_options,
+            )
+
+        *earlier, last = self._addresses
+        for address in earlier:
+            try:
+                return connect(address)
+            except httpcore.ConnectError:
+                continue  # the next address may answer
+        return connect(last)
 
     def connect_unix_socket(
         self,
@@ -98,7 +111,7 @@ def exchange(
         with (
             httpcore.ConnectionPool(
                 ssl_context=ssl_context,
-                network_backend=PinnedBackend(address),
+                network_backend=PinnedBackend([address]),
                 max_connections=1,
                 retries=0,
             ) as pool,

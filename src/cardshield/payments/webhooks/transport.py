@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import ssl
 import urllib.request
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import httpcore
 import httpx
@@ -57,41 +56,6 @@ def _translate(exc: Exception, request: httpx.Request) -> httpx.TransportError:
         if isinstance(exc, theirs):
             return ours(str(exc), request=request)
     return httpx.TransportError(str(exc), request=request)
-
-
-class _FirstThatAnswers(httpcore.NetworkBackend):
-    """Connects to the checked addresses in turn until one answers ("localhost" is ::1 and
-    127.0.0.1, and a server may listen on only one of them)."""
-
-    def __init__(self, addresses: list[str]) -> None:
-        self._backends = [PinnedBackend(a) for a in addresses]
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        failure: httpcore.ConnectError | None = None
-        for backend in self._backends:
-            try:
-                return backend.connect_tcp(host, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                failure = exc
-        raise failure or httpcore.ConnectError("no address to connect to")
-
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        raise httpcore.ConnectError("unix sockets are not a destination")
-
-    def sleep(self, seconds: float) -> None:
-        self._backends[0].sleep(seconds)
 
 
 class _Body(httpx.SyncByteStream):
@@ -180,7 +144,7 @@ class PinnedTransport(httpx.BaseTransport):
             return self._proxied[proxy].handle_request(request)
         pool = httpcore.ConnectionPool(
             ssl_context=self._ssl,
-            network_backend=_FirstThatAnswers(addresses),
+            network_backend=PinnedBackend(addresses),
             max_connections=1,
             retries=0,
         )
