@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 
 import pytest
 from sqlalchemy import select
@@ -34,23 +33,13 @@ from cardshield.storage.schema import audit_log
 from cardshield.vault.errors import TokenAlreadyUsed
 from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
 from tests.unit.gateways.forward.conftest import NOW, Shop
-from tests.unit.gateways.forward.tls_server import HOST, Certs, HttpsServer
+from tests.unit.gateways.forward.tls_server import HOST, Certs, CountingResolver, HttpsServer
 
 MASKED = "424242******4242"
 BODY = (
     '{"card":{"number":"{{card.number}}","exp":"{{card.exp_month}}/{{card.exp_year}}",'
     '"cvc":"{{card.cvc}}"},"amount":1000}'
 )
-
-
-class CountingResolver(StaticResolver):
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        super().__init__(table)
-        self.calls: list[str] = []
-
-    def resolve(self, host: str, port: int) -> Sequence[str]:
-        self.calls.append(host)
-        return super().resolve(host, port)
 
 
 def _loopback(certs: Certs) -> ForwardPolicy:

@@ -13,6 +13,7 @@ import json
 import ssl
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,7 +24,21 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from cardshield.gateways.forward import StaticResolver
+
 HOST = "pay.test"
+
+
+class CountingResolver(StaticResolver):
+    """A fixed name table that records every name it is asked for."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        super().__init__(table)
+        self.calls: list[str] = []
+
+    def resolve(self, host: str, port: int) -> Sequence[str]:
+        self.calls.append(host)
+        return super().resolve(host, port)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,19 +17,15 @@ from cardshield.payments.webhooks import deliver_due
 from cardshield.payments.webhooks.endpoints import create_endpoint
 from cardshield.payments.webhooks.transport import PinnedTransport
 from cardshield.storage.schema import webhook_attempts
-from tests.unit.gateways.forward.tls_server import HOST, Certs, HttpsServer, make_certs
+from tests.unit.gateways.forward.tls_server import (
+    HOST,
+    Certs,
+    CountingResolver,
+    HttpsServer,
+    make_certs,
+)
 from tests.unit.payments.webhooks.conftest import MERCHANT, NOW, emit
 from tests.unit.payments.webhooks.receiver import Receiver
-
-
-class CountingResolver(StaticResolver):
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        super().__init__(table)
-        self.calls = 0
-
-    def resolve(self, host: str, port: int) -> Sequence[str]:
-        self.calls += 1
-        return super().resolve(host, port)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +61,7 @@ def test_https_to_the_checked_address_with_the_name_kept(server: HttpsServer, ce
         for _ in range(2):
             response = client.post(f"https://{HOST}:{server.port}/echo", content=b'{"a":1}')
             assert response.status_code == 200 and response.json()["received"] == '{"a":1}'
-    assert resolver.calls == 2, "every request resolves and checks the name again"
+    assert resolver.calls == [HOST, HOST], "every request resolves and checks the name again"
     seen = server.upstream.requests[-1]
     assert (seen.method, seen.headers["Host"]) == ("POST", f"{HOST}:{server.port}")
     assert server.upstream.sni[-1] == HOST  # TLS verified the name, not the address
