@@ -196,34 +196,32 @@ class SphinxRecognizer:
     Not thread-safe."""
 
     def __init__(self, config: SpeechConfig | None = None) -> None:
-        self._decoders: dict[str, int] = {}
+        self._ps: int | None = None
         self.config = config or SpeechConfig()
         self._lib = _library()
-        if self.config.model is not None:
-            try:
-                speech_model.load_model(self.config.model)
-            except speech_model.AdaptationError as exc:
-                raise SpeechUnavailable(str(exc)) from exc
+        self.model = self._resolve_model()
 
-    def model(self) -> speech_model.AcousticModel:
+    def _resolve_model(self) -> speech_model.AcousticModel:
         """The acoustic model audio is decoded with: the configured one, or the shipped
         telephone-band model."""
         if self.config.model is not None:
-            return speech_model.load_model(self.config.model)
+            try:
+                return speech_model.load_model(self.config.model)
+            except speech_model.AdaptationError as exc:
+                raise SpeechUnavailable(str(exc)) from exc
         if self.config.wideband:
             return speech_model.wideband_model()
         return speech_model.telephone_model()
 
-    def _decoder(self, model: speech_model.AcousticModel) -> int:
-        key = json.dumps(model.settings(), sort_keys=True)
-        if key in self._decoders:
-            return self._decoders[key]
+    def _decoder(self) -> int:
+        if self._ps is not None:
+            return self._ps
         lib = self._lib
         with tempfile.TemporaryDirectory(prefix="cardshield-asr-") as tmp:
             dict_path = Path(tmp) / "cardwords.dict"
             dict_path.write_text(_dictionary(model_dir()), encoding="utf-8")
             settings: dict[str, object] = {
-                **model.settings(),
+                **self.model.settings(),
                 "dict": str(dict_path),
                 "samprate": RATE,
                 "loglevel": "FATAL",
@@ -236,23 +234,23 @@ class SphinxRecognizer:
             lib.ps_config_free(cfg)
         if not decoder:
             raise SpeechUnavailable("the speech model could not be loaded")
-        self._decoders[key] = decoder
+        self._ps = int(decoder)
         jsgf = grammar(self.config.garbage_weight).encode()
         if lib.ps_add_jsgf_string(decoder, b"cardwords", jsgf) < 0:
             raise SpeechUnavailable("the speech grammar was refused")
         lib.ps_activate_search(decoder, b"cardwords")
-        return int(decoder)
+        return self._ps
 
     def close(self) -> None:
-        for decoder in getattr(self, "_decoders", {}).values():
-            self._lib.ps_free(decoder)
-        self._decoders = {}
+        if getattr(self, "_ps", None) is not None:
+            self._lib.ps_free(self._ps)
+            self._ps = None
 
     def __del__(self) -> None:
         self.close()
 
     def transcribe(self, samples: ArrayLike, sample_rate: int, channel: int = 0) -> Transcript:
-        decoder = self._decoder(self.model())
+        decoder = self._decoder()
         pcm = speech_model.front_end(samples, sample_rate, band_limit=not self.config.wideband)
         found: list[Word] = []
         spans = utterances(pcm, self.config)
