@@ -155,12 +155,9 @@ def _dictionary(model: Path) -> str:
     """Dictionary lines for the vocabulary (from the shipped one) and one word per phone."""
     wanted = set(vocabulary())
     prons: dict[str, list[str]] = {w: list(p) for w, p in _EXTRA_PRONUNCIATIONS.items()}
-    with (model / "cmudict-en-us.dict").open(encoding="utf-8") as fh:
-        for line in fh:
-            head, _, pron = line.strip().partition(" ")
-            word = re.sub(r"\(\d+\)$", "", head)
-            if word in wanted:
-                prons.setdefault(word, []).append(pron)
+    for word, pron in speech_model.dictionary_entries(model / "cmudict-en-us.dict"):
+        if word in wanted:
+            prons.setdefault(word, []).append(pron)
     missing = wanted - prons.keys()
     if missing:
         raise SpeechUnavailable("the speech model's dictionary lacks vocabulary words")

@@ -20,11 +20,12 @@ Nothing here logs transcripts or audio.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import struct
 import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,14 +232,19 @@ def _run(args: list[str], log: Path) -> None:
         raise AdaptationError(f"{Path(args[0]).name} failed: {reason}")
 
 
-def _dictionary_words(dictionary: Path) -> set[str]:
+def dictionary_entries(dictionary: Path) -> Iterator[tuple[str, str]]:
+    """(word, pronunciation) for every line of a CMU-style dictionary; a variant's marker
+    ("read(2)") is dropped, so variants come back under their word."""
     with dictionary.open(encoding="utf-8") as fh:
-        return {line.split(" ", 1)[0].split("(")[0] for line in fh if line.strip()}
+        for line in fh:
+            head, _, pron = line.strip().partition(" ")
+            if head:
+                yield re.sub(r"\(\d+\)$", "", head), pron.strip()
 
 
 def check_transcripts(utterances: Sequence[Utterance], dictionary: Path) -> None:
     """Every word must be in the model's dictionary: ``bw`` drops an utterance it cannot say."""
-    known = _dictionary_words(dictionary)
+    known = {word for word, _pron in dictionary_entries(dictionary)}
     for i, utt in enumerate(utterances, 1):
         words = utt.words.lower().split()
         if not words:
@@ -356,6 +362,7 @@ __all__ = [
     "Utterance",
     "adapt",
     "check_transcripts",
+    "dictionary_entries",
     "load_model",
     "read_mixture_weights",
     "read_sendump",
