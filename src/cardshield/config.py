@@ -51,6 +51,11 @@ class Settings(BaseModel):
     public_url: str = Field(
         default="", description="Base URL browsers use to reach cardshield (hosted fields, 3DS)."
     )
+    console_url: str = Field(
+        default="",
+        description="Base URL operators open the console at; security keys are bound to its"
+        " host name. Empty: public_url.",
+    )
     idempotency_lock_seconds: int = Field(
         default=60,
         ge=1,
@@ -102,6 +107,10 @@ class Settings(BaseModel):
     @property
     def effective_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_console_url(self) -> str:
+        return (self.console_url or self.effective_public_url).rstrip("/")
 
     @property
     def effective_kms_url(self) -> str:

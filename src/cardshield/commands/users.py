@@ -147,7 +147,7 @@ def enable(ctx: typer.Context, who: str = typer.Argument(..., help="Username or 
 
 @app.command("reset-mfa")
 def reset_mfa(ctx: typer.Context, who: str = typer.Argument(..., help="Username or id.")) -> None:
-    """Forget the operator's TOTP and recovery codes; they enroll again at sign-in."""
+    """Forget the operator's TOTP, recovery codes and security keys; they enroll again."""
     op = _change(ctx, who, "reset_mfa")
     typer.echo(f"MFA reset for {op.username}; they enroll again at their next sign-in")
 

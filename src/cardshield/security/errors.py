@@ -10,7 +10,12 @@
     │   ├── ApiKeyNotFound      invalid_request_error  404  no such key for this merchant
     │   ├── WeakPassword        invalid_request_error  400  too short / common / contains name
     │   ├── OperatorNotFound    invalid_request_error  404  no such operator
-    │   └── OperatorExists      invalid_request_error  409  username already taken
+    │   ├── OperatorExists      invalid_request_error  409  username already taken
+    │   ├── SecurityKeyRejected invalid_request_error  400  a key's answer did not verify
+    │   ├── SecurityKeyNotFound invalid_request_error  404  no such key for this operator
+    │   ├── TooManySecurityKeys invalid_request_error  409  the operator has 10 keys
+    │   └── SecurityKeysUnavailable
+    │                           invalid_request_error  409  console not at a host name
     ├── SignInFailed            authentication_error   401  wrong password/code, or locked
     ├── SessionRequired         authentication_error   401  no valid console session
     ├── PermissionDenied        permission_error       403  the operator's role lacks it
@@ -81,6 +86,34 @@ class OperatorExists(InvalidRequestError):
     code = "username_taken"
     http_status = 409
     default_message = "An operator with this username already exists."
+
+
+class SecurityKeyRejected(InvalidRequestError):
+    """A security key's answer to a registration did not verify (or no challenge was open)."""
+
+    code = "security_key_rejected"
+    default_message = "The security key's answer could not be verified. Try again."
+
+
+class SecurityKeyNotFound(InvalidRequestError):
+    code = "resource_missing"
+    http_status = 404
+    default_message = "No such security key."
+
+
+class TooManySecurityKeys(InvalidRequestError):
+    code = "too_many_security_keys"
+    http_status = 409
+    default_message = "An operator can have at most 10 security keys. Remove one first."
+
+
+class SecurityKeysUnavailable(InvalidRequestError):
+    code = "security_keys_unavailable"
+    http_status = 409
+    default_message = (
+        "Security keys need the console served under a host name over HTTPS (or localhost):"
+        " set console_url."
+    )
 
 
 class SignInFailed(CardshieldError):

@@ -26,7 +26,7 @@ from cardshield.crypto.kms import KMSProvider
 from cardshield.crypto.kms.base import WrappedKey
 from cardshield.crypto.tokens import random_token
 from cardshield.errors import InvalidRequestError
-from cardshield.security import totp
+from cardshield.security import security_keys, totp
 from cardshield.security.audit import append as audit
 from cardshield.security.errors import OperatorExists, OperatorNotFound
 from cardshield.security.passwords import PasswordHasher, check_policy, default_hasher
@@ -254,18 +254,24 @@ class Operators:
         )
 
     def reset_mfa(self, *, now: datetime, operator_id: str, actor: str) -> Operator:
-        """Forget the TOTP seed and recovery codes; the next sign-in enrolls again."""
+        """Forget the TOTP seed, recovery codes and security keys; the next sign-in enrolls
+        again. (A person who lost their phone may have lost their key with it.)"""
+
+        def forget(conn: Connection) -> None:
+            conn.execute(
+                delete(operator_recovery_codes).where(
+                    operator_recovery_codes.c.operator_id == operator_id
+                )
+            )
+            security_keys.remove_all(conn, operator_id)
+
         return self._change(
             now=now,
             operator_id=operator_id,
             actor=actor,
             action="operator.mfa_reset",
             values={"totp_secret": None, "totp_enrolled_at": None, "totp_last_step": None},
-            also=lambda conn: conn.execute(
-                delete(operator_recovery_codes).where(
-                    operator_recovery_codes.c.operator_id == operator_id
-                )
-            ),
+            also=forget,
         )
 
     def set_password(

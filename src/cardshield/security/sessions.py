@@ -8,6 +8,8 @@
 * An active session ends after 15 minutes without a request (PCI DSS 8.2.8) and after 12
   hours in any case. Ending is checked on every request, with the time passed in.
 * Each session has its own CSRF token (synchronizer pattern) that every console form carries.
+* A session holds at most one security-key (WebAuthn) challenge, for up to 5 minutes; the
+  first answer takes it (:func:`take_challenge`), so no answer can be replayed.
 * Sensitive actions need a re-authentication (password and code) within the last 5 minutes
   (:func:`recently_confirmed`); signing in counts as one.
 """
@@ -31,6 +33,7 @@ IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_LIFETIME = timedelta(hours=12)
 PENDING_LIFETIME = timedelta(minutes=10)
 REAUTH_WINDOW = timedelta(minutes=5)
+CHALLENGE_LIFETIME = timedelta(minutes=5)
 
 Stage = Literal["mfa", "enroll", "active"]
 
@@ -162,6 +165,38 @@ def set_pending_totp(conn: Connection, session: Session, wrapped: bytes | None) 
         .where(operator_sessions.c.id == session.id)
         .values(pending_totp=wrapped)
     )
+
+
+def set_challenge(conn: Connection, session: Session, challenge: bytes, *, now: datetime) -> None:
+    """Keep a security-key challenge for this session (replacing any earlier one)."""
+    conn.execute(
+        update(operator_sessions)
+        .where(operator_sessions.c.id == session.id)
+        .values(webauthn_challenge=challenge, webauthn_challenge_at=now)
+    )
+
+
+def take_challenge(conn: Connection, session: Session, *, now: datetime) -> bytes | None:
+    """The session's outstanding challenge, cleared in the same step; None if there is none,
+    it is older than CHALLENGE_LIFETIME, or a concurrent request took it first."""
+    row = conn.execute(
+        select(
+            operator_sessions.c.webauthn_challenge, operator_sessions.c.webauthn_challenge_at
+        ).where(operator_sessions.c.id == session.id)
+    ).first()
+    if row is None or row.webauthn_challenge is None or row.webauthn_challenge_at is None:
+        return None
+    taken = conn.execute(
+        update(operator_sessions)
+        .where(
+            operator_sessions.c.id == session.id,
+            operator_sessions.c.webauthn_challenge == row.webauthn_challenge,
+        )
+        .values(webauthn_challenge=None, webauthn_challenge_at=None)
+    )
+    if taken.rowcount != 1 or now - row.webauthn_challenge_at >= CHALLENGE_LIFETIME:
+        return None
+    return bytes(row.webauthn_challenge)
 
 
 def confirm(conn: Connection, session: Session, *, now: datetime) -> None:

@@ -4,8 +4,10 @@ The console keeps the state between the steps in a database session
 (:mod:`cardshield.security.sessions`):
 
 1. :meth:`SignIn.check_password` -- the password;
-2. :meth:`SignIn.check_second_factor` -- a TOTP code or an unused recovery code, or, for an
-   operator without TOTP yet, :meth:`SignIn.enroll_totp` with the first code of a new seed.
+2. :meth:`SignIn.check_second_factor` -- a TOTP code or an unused recovery code, or
+   :meth:`SignIn.check_security_key` -- an answer from one of the operator's security keys;
+   for an operator without TOTP yet, :meth:`SignIn.enroll_totp` with the first code of a
+   new seed (security keys come after TOTP, never instead of it).
 
 Every failed step counts against the account: the 10th failure in a row locks it for 30
 minutes (PCI DSS 8.3.4), during which even the right password is refused. The count resets
@@ -25,10 +27,11 @@ from sqlalchemy import Connection, or_, select, update
 
 from cardshield.crypto import Secret
 from cardshield.crypto.kms.base import WrappedKey
-from cardshield.security import events, totp
+from cardshield.security import events, security_keys, totp
 from cardshield.security.audit import append as audit
 from cardshield.security.errors import SignInFailed
 from cardshield.security.operators import Operator, Operators, operator_from_row, seed_context
+from cardshield.security.security_keys import RelyingParty
 from cardshield.storage.schema import operator_recovery_codes, operators
 
 MAX_FAILED_ATTEMPTS = 10
@@ -177,6 +180,58 @@ class SignIn:
         ``purpose`` names the audit action on success: ``operator.login`` or, for a
         confirmation before a sensitive action, ``operator.reauth``.
         """
+        return self._second_step(
+            now=now,
+            operator_id=operator_id,
+            ip=ip,
+            purpose=purpose,
+            factor="code",
+            verify=lambda conn, row: self._second_factor(conn, row, code, now),
+        )
+
+    def check_security_key(
+        self,
+        *,
+        now: datetime,
+        operator_id: str,
+        rp: RelyingParty,
+        challenge: bytes | None,
+        response: str,
+        ip: str | None = None,
+        purpose: str = "login",
+    ) -> Operator:
+        """Step 2 with a security key: a ``navigator.credentials.get()`` answer (JSON) to
+        ``challenge`` (None when the session had none open: a failure like any other)."""
+
+        def verify(conn: Connection, row: Any) -> str | None:
+            if challenge is None:
+                return None
+            key = security_keys.check_assertion(
+                conn, rp, now=now, operator_id=row.id, challenge=challenge, response=response
+            )
+            return None if key is None else "security_key"
+
+        return self._second_step(
+            now=now,
+            operator_id=operator_id,
+            ip=ip,
+            purpose=purpose,
+            factor="security_key",
+            verify=verify,
+        )
+
+    def _second_step(
+        self,
+        *,
+        now: datetime,
+        operator_id: str,
+        ip: str | None,
+        purpose: str,
+        factor: str,
+        verify: Callable[[Connection, Any], str | None],
+    ) -> Operator:
+        """The second factor for an operator with TOTP enrolled: ``verify`` names the method
+        that matched, or None (counted as a failed attempt, like a wrong password)."""
         with self.ops.engine.begin() as conn:
             row = conn.execute(select(operators).where(operators.c.id == operator_id)).first()
             if row is None or row.disabled_at is not None or row.totp_secret is None:
@@ -185,7 +240,7 @@ class SignIn:
             method: list[str] = []
 
             def check() -> bool:
-                found = self._second_factor(conn, row, code, now)
+                found = verify(conn, row)
                 if found is None:
                     audit(
                         conn,
@@ -195,9 +250,9 @@ class SignIn:
                         outcome="failure",
                         merchant_id=operator.merchant_id,
                         target=operator.id,
-                        details={"ip": ip},
+                        details={"ip": ip, "factor": factor},
                     )
-                    events.emit(events.MFA_FAILED, operator=operator.id, ip=ip)
+                    events.emit(events.MFA_FAILED, operator=operator.id, ip=ip, factor=factor)
                     return False
                 method.append(found)
                 return True

@@ -364,6 +364,10 @@ operator_sessions = Table(
     Column("stage", String(16), nullable=False),  # mfa | enroll | active
     Column("csrf_token", String(64), nullable=False),
     Column("pending_totp", LargeBinary),  # enrollment: the wrapped seed being confirmed
+    # The one outstanding security-key challenge (sign-in or adding a key; migration 0006):
+    # taken, and so cleared, by the first answer, right or wrong.
+    Column("webauthn_challenge", LargeBinary),
+    Column("webauthn_challenge_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("last_seen_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),  # absolute limit
@@ -372,4 +376,22 @@ operator_sessions = Table(
     Column("user_agent", String(200)),
     Index(None, "operator_id"),
     Index(None, "last_seen_at"),
+)
+
+# Security keys (WebAuthn) an operator added after enrolling TOTP (migration 0006): the
+# public key only. The sign count catches a cloned authenticator that supports one.
+operator_security_keys = Table(
+    "operator_security_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("operator_id", String(64), ForeignKey("operators.id"), nullable=False),
+    Column("credential_id", LargeBinary, nullable=False, unique=True),
+    Column("public_key", LargeBinary, nullable=False),  # COSE_Key bytes
+    Column("sign_count", BigInteger, nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("aaguid", String(36), nullable=False),
+    Column("transports", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime()),
+    Index(None, "operator_id"),
 )

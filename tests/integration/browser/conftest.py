@@ -43,6 +43,7 @@ def missing(what: str) -> NoReturn:
 @dataclass(frozen=True)
 class Stack:
     cardshield: str  # http://127.0.0.1:P1
+    console: str  # http://localhost:P1: the same server under a host name (security keys)
     shop: str  # http://localhost:P2, on the key's allow-list
     other: str  # http://127.0.0.1:P2, a different origin, not on it
     publishable: str
@@ -150,6 +151,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "CARDSHIELD_LOG_LEVEL": "DEBUG",
             "CARDSHIELD_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
+            # WebAuthn binds keys to a host name: the console's is localhost.
+            "CARDSHIELD_CONSOLE_URL": f"http://localhost:{port}",
         }
         # uvicorn on the app factory `cardshield serve` runs, logging at trace level: every
         # request's method, path and query string is in the log the canary check reads.
@@ -169,6 +172,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             shop_server.pages = pages  # type: ignore[attr-defined]
             yield Stack(
                 cardshield=cardshield,
+                console=f"http://localhost:{port}",
                 shop=shop,
                 other=f"http://127.0.0.1:{shop_port}",
                 publishable=keys.publishable,

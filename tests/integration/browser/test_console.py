@@ -133,3 +133,66 @@ def test_auditor_reads_the_audit_log_and_verifies_the_chain(
     assert page.locator("#verify-result").inner_text() == "The audit log is intact"
     page.screenshot(path=str(artifacts / "console-audit-verify.png"), full_page=True)
     assert_no_card_data(page.content())
+
+
+def _sign_in_and_enroll(stack: Stack, page: Any, username: str) -> None:
+    page.goto(f"{stack.console}/console/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/enroll**")
+    key = page.locator("#totp-secret").inner_text().strip()
+    page.fill("input[name=code]", pyotp.TOTP(key).now())
+    page.click("button[type=submit]")
+    page.click("text=Continue")
+
+
+def test_add_a_security_key_and_sign_in_with_it(stack: Stack, page: Any, artifacts: Path) -> None:
+    """Chromium's own WebAuthn stack, with a virtual authenticator in place of a USB key:
+    the page's script runs the real create() and get() ceremonies against the console."""
+    _add_operator(stack, "key.kim", "operator")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    authenticator = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "usb",
+                "hasResidentKey": False,
+                "hasUserVerification": False,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )["authenticatorId"]
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    _sign_in_and_enroll(stack, page, "key.kim")
+    page.wait_for_url("**/console/payments")
+    page.goto(f"{stack.console}/console/account")
+    page.click("#new-security-key")  # just signed in: no confirmation needed yet
+    page.wait_for_url("**/console/account/security-keys/new")
+    page.fill("input[name=name]", "virtual key")
+    page.click("#add-security-key")
+    page.wait_for_url("**/console/account?key=added")
+    assert "virtual key" in page.locator("#security-keys").inner_text()
+    page.screenshot(path=str(artifacts / "console-security-key-added.png"), full_page=True)
+    stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
+    assert len(stored["credentials"]) == 1
+    assert stored["credentials"][0]["rpId"] == "localhost"
+
+    page.click("text=Sign out")
+    page.wait_for_url("**/console/login")
+    page.fill("input[name=username]", "key.kim")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/mfa**")
+    page.screenshot(path=str(artifacts / "console-mfa-security-key.png"), full_page=True)
+    page.click("#use-security-key")  # no code typed
+    page.wait_for_url("**/console/payments")
+    used = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
+    assert used["credentials"][0]["signCount"] >= 1
+    page.goto(f"{stack.console}/console/account")
+    last_used = page.locator("#security-keys tbody tr td").nth(2).inner_text()
+    assert last_used.endswith("UTC")  # the sign-in just now
+    assert_no_card_data(stack.server_log())

@@ -20,6 +20,7 @@ from cardshield.storage.schema import (
     audit_log,
     merchants,
     operator_recovery_codes,
+    operator_security_keys,
     operator_sessions,
     operators,
 )
@@ -66,6 +67,7 @@ def clear(engine: Engine) -> None:
     """Empty the tables these tests write (the schema stays: migrating is the slow part)."""
     with engine.begin() as conn:
         for table in (
+            operator_security_keys,
             operator_sessions,
             operator_recovery_codes,
             operators,

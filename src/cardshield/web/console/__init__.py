@@ -18,6 +18,7 @@ from cardshield.web.console.pages import (
     payments,
     phone,
     saq,
+    security_keys,
     signin,
     static,
     users,
@@ -28,6 +29,7 @@ router = APIRouter()
 for _module in (
     signin,
     account,
+    security_keys,
     dashboard,
     payments,
     apikeys,

@@ -19,6 +19,7 @@ from cardshield.runtime import Runtime
 from cardshield.security.operators import Operators
 from cardshield.security.passwords import PasswordHasher
 from cardshield.security.ratelimit import RateLimiter
+from cardshield.security.security_keys import RelyingParty
 from cardshield.security.signin import SignIn
 from cardshield.web.ratelimit import app_limiter
 
@@ -34,6 +35,8 @@ class ConsoleServices:
     # The payments service behind the capture, refund and void buttons (the runtime's by
     # default); None shows payments read-only.
     payments: Any = None
+    # Where security keys are bound (console_url); None: the console cannot offer them.
+    relying_party: RelyingParty | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -52,6 +55,7 @@ class ConsoleServices:
             signin=SignIn(accounts),
             limiter=limiter or RateLimiter.for_redis(runtime.settings.redis_url),
             payments=payments if payments is not None else getattr(runtime, "payments", None),
+            relying_party=RelyingParty.for_url(runtime.settings.effective_console_url),
         )
 
     @property

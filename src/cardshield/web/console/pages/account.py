@@ -1,4 +1,5 @@
-"""The console's home and each operator's own account: sessions, recovery codes, password."""
+"""The console's home and each operator's own account: sessions, recovery codes, security
+keys (added and removed in :mod:`.security_keys`), password."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from cardshield.crypto import Secret
-from cardshield.security import sessions
+from cardshield.security import security_keys, sessions
 from cardshield.security.errors import ReauthRequired, SignInFailed, WeakPassword
 from cardshield.security.permissions import Permission
 from cardshield.web.console.auth import SignedIn, clear_cookie
@@ -36,13 +37,21 @@ def home(request: Request, principal: SignedIn) -> Response:
     return render(request, "home.html")
 
 
+_KEY_NOTICES = {"added": "Security key added.", "removed": "Security key removed."}
+
+
 def _account(request: Request, principal: SignedIn, **extra: object) -> Response:
     svc = services(request)
     with svc.engine.connect() as conn:
         context: dict[str, object] = {
             "session_count": sessions.count_for(conn, principal.operator.id),
             "codes_left": svc.accounts.recovery_codes_left(conn, principal.operator.id),
+            "security_keys": security_keys.list_keys(conn, principal.operator.id),
+            "security_keys_available": svc.relying_party is not None,
         }
+    notice = _KEY_NOTICES.get(request.query_params.get("key", ""))
+    if notice:
+        context["message"] = notice
     context.update(extra)
     status = 400 if extra.get("error") else 200
     return render(request, "account.html", context, status=status)

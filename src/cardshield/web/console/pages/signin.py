@@ -1,5 +1,5 @@
-"""Signing in and out: password, then a TOTP or recovery code (or first TOTP enrollment),
-re-authentication before sensitive actions, sign-out here and everywhere."""
+"""Signing in and out: password, then a TOTP or recovery code or a security key (or first
+TOTP enrollment), re-authentication before sensitive actions, sign-out here and everywhere."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from cardshield.crypto import Secret
-from cardshield.security import sessions, totp
+from cardshield.security import security_keys, sessions, totp
 from cardshield.security.audit import append as audit
-from cardshield.security.errors import SignInFailed
+from cardshield.security.errors import SecurityKeysUnavailable, SignInFailed
 from cardshield.web.console.auth import (
     LOGIN_CSRF_MAX_AGE,
     AnonymousForm,
@@ -32,6 +32,8 @@ router = console_router(tags=["console"])
 
 Field = Annotated[str, Form(max_length=256)]
 CodeField = Annotated[str, Form(max_length=32)]
+# A WebAuthn answer as JSON: a few hundred bytes of base64url for any real authenticator.
+CredentialField = Annotated[str, Form(min_length=2, max_length=16384)]
 NextField = Annotated[str, Form(max_length=512)]
 
 
@@ -113,11 +115,38 @@ def _activate(request: Request, principal: Principal, response: Response) -> Res
     return response
 
 
+def _security_key_options(request: Request, principal: Principal) -> str | None:
+    """Sign-in options for the operator's security keys, with a new challenge kept in the
+    session; None when they have none or the console cannot offer keys."""
+    svc = services(request)
+    rp = svc.relying_party
+    if rp is None:
+        return None
+    with svc.engine.begin() as conn:
+        found = security_keys.authentication_options(conn, rp, operator_id=principal.operator.id)
+        if found is None:
+            return None
+        options, challenge = found
+        sessions.set_challenge(conn, principal.session, challenge, now=principal.now)
+    return options
+
+
+def _mfa_page(
+    request: Request, principal: Principal, next_path: str, *, error: str | None = None
+) -> Response:
+    context = {
+        "next": safe_next(next_path),
+        "error": error,
+        "security_key_options": _security_key_options(request, principal),
+    }
+    return render(request, "mfa.html", context, status=401 if error else 200)
+
+
 @router.get("/mfa")
 def mfa_page(request: Request, principal: MfaPending) -> Response:
     if principal.session.stage == "enroll":
         return RedirectResponse("/console/enroll", status_code=303)
-    return render(request, "mfa.html", {"next": safe_next(request.query_params.get("next"))})
+    return _mfa_page(request, principal, request.query_params.get("next") or "")
 
 
 @router.post("/mfa")
@@ -134,9 +163,38 @@ def mfa(
             now=principal.now, operator_id=principal.operator.id, code=code, ip=principal.ip
         )
     except SignInFailed as exc:
-        return render(
-            request, "mfa.html", {"next": safe_next(next), "error": exc.message}, status=401
+        return _mfa_page(request, principal, next, error=exc.message)
+    return _activate(request, principal, RedirectResponse(safe_next(next), status_code=303))
+
+
+@router.post("/mfa/security-key")
+def mfa_security_key(
+    request: Request,
+    principal: MfaPending,
+    credential: CredentialField,
+    next: NextField = "/console/",
+) -> Response:
+    """The second factor from a security key: the browser's ``get()`` answer as JSON."""
+    svc = services(request)
+    svc.limiter.hit("mfa", principal.session.id)
+    if principal.session.stage == "enroll":
+        return RedirectResponse("/console/enroll", status_code=303)
+    rp = svc.relying_party
+    if rp is None:
+        raise SecurityKeysUnavailable
+    with svc.engine.begin() as conn:  # taken (and committed) whatever the answer
+        challenge = sessions.take_challenge(conn, principal.session, now=principal.now)
+    try:
+        svc.signin.check_security_key(
+            now=principal.now,
+            operator_id=principal.operator.id,
+            rp=rp,
+            challenge=challenge,
+            response=credential,
+            ip=principal.ip,
         )
+    except SignInFailed as exc:
+        return _mfa_page(request, principal, next, error=exc.message)
     return _activate(request, principal, RedirectResponse(safe_next(next), status_code=303))
 
 
