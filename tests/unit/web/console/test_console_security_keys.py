@@ -168,3 +168,41 @@ def test_no_keys_where_the_console_has_no_host_name(console: Console) -> None:
     assert "set <code>console_url</code>" in account and "new-security-key" not in account
     page = client.get("/console/account/security-keys/new")
     assert page.status_code == 409 and "console_url" in page.text
+
+
+def test_confirm_a_sensitive_action_with_the_password_and_a_key(console: Console) -> None:
+    c = console
+    c.add_operator("pat", Role.OPERATOR)
+    client = c.client()
+    c.sign_in(client, "pat")
+    key = SoftKey("https://testserver")
+    _add_key(c, client, key)
+    c.clock.advance(minutes=6)  # no longer fresh
+    page = client.get("/console/reauth?next=/console/account/security-keys/new")
+    assert 'action="/console/reauth/security-key"' in page.text
+    wrong = client.post(
+        "/console/reauth/security-key",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "password": "not-the-password-at-all",
+            "credential": key.sign(_options(page.text)),
+            "next": "/console/account/security-keys/new",
+        },
+    )
+    assert wrong.status_code == 401 and "Sign-in failed" in wrong.text
+    assert (
+        client.get("/console/account/security-keys/new", follow_redirects=False).status_code == 303
+    )
+    page = client.get("/console/reauth?next=/console/account/security-keys/new")
+    done = client.post(
+        "/console/reauth/security-key",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "password": PASSWORD,
+            "credential": key.sign(_options(page.text)),
+            "next": "/console/account/security-keys/new",
+        },
+        follow_redirects=False,
+    )
+    assert done.headers["location"] == "/console/account/security-keys/new"
+    assert client.get("/console/account/security-keys/new").status_code == 200

@@ -282,9 +282,20 @@ def logout_everywhere(request: Request, principal: SignedIn) -> Response:
     return response
 
 
+def _reauth_page(
+    request: Request, principal: Principal, next_path: str, *, error: str | None = None
+) -> Response:
+    context = {
+        "next": safe_next(next_path),
+        "error": error,
+        "security_key_options": _security_key_options(request, principal),
+    }
+    return render(request, "reauth.html", context, status=401 if error else 200)
+
+
 @router.get("/reauth")
-def reauth_page(request: Request, _principal: SignedIn) -> Response:
-    return render(request, "reauth.html", {"next": safe_next(request.query_params.get("next"))})
+def reauth_page(request: Request, principal: SignedIn) -> Response:
+    return _reauth_page(request, principal, request.query_params.get("next") or "")
 
 
 @router.post("/reauth")
@@ -306,8 +317,44 @@ def reauth(
             now=principal.now, operator_id=op.id, code=code, ip=principal.ip, purpose="reauth"
         )
     except SignInFailed as exc:
-        context = {"next": safe_next(next), "error": exc.message}
-        return render(request, "reauth.html", context, status=401)
+        return _reauth_page(request, principal, next, error=exc.message)
+    with svc.engine.begin() as conn:
+        sessions.confirm(conn, principal.session, now=principal.now)
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.post("/reauth/security-key")
+def reauth_security_key(
+    request: Request,
+    principal: SignedIn,
+    password: Field,
+    credential: CredentialField,
+    next: NextField = "/console/",
+) -> Response:
+    """The confirmation with the password and a security key instead of a code."""
+    svc = services(request)
+    svc.limiter.hit("mfa", principal.session.id)
+    rp = svc.relying_party
+    if rp is None:
+        raise SecurityKeysUnavailable
+    op = principal.operator
+    with svc.engine.begin() as conn:  # taken (and committed) whatever the answer
+        challenge = sessions.take_challenge(conn, principal.session, now=principal.now)
+    try:
+        svc.signin.check_password(
+            now=principal.now, username=op.username, password=Secret(password), ip=principal.ip
+        )
+        svc.signin.check_security_key(
+            now=principal.now,
+            operator_id=op.id,
+            rp=rp,
+            challenge=challenge,
+            response=credential,
+            ip=principal.ip,
+            purpose="reauth",
+        )
+    except SignInFailed as exc:
+        return _reauth_page(request, principal, next, error=exc.message)
     with svc.engine.begin() as conn:
         sessions.confirm(conn, principal.session, now=principal.now)
     return RedirectResponse(safe_next(next), status_code=303)
