@@ -15,6 +15,7 @@ from cardshield.payments.webhooks import list_endpoints
 from cardshield.runtime import open_runtime
 from cardshield.security import totp
 from cardshield.security.apikeys import list_keys
+from cardshield.security.security_keys import RelyingParty
 from cardshield.storage.schema import operators
 
 pytestmark = pytest.mark.integration
@@ -35,6 +36,10 @@ def test_first_run_creates_everything_and_later_runs_reuse_it(tmp_path: Path) ->
     assert data_dir.stat().st_mode & 0o777 == 0o700
     assert state["secret_key"].startswith("sk_") and state["publishable_key"].startswith("pk_")
     assert state["shop_origins"] == ["http://localhost:8000", "http://127.0.0.1:8000"]
+    # The console is offered under a host name, where security keys can be used.
+    assert origins.console == "http://localhost:8750"
+    assert RelyingParty.for_url(origins.console) is not None
+    assert RelyingParty.for_url(_origins("0.0.0.0", 8750, 8000).console) is not None
     op = state["operator"]
     assert op["otpauth_uri"].startswith("otpauth://totp/") and len(op["recovery_codes"]) == 10
     seed = base64.b32decode(op["totp_secret"] + "=" * (-len(op["totp_secret"]) % 8))

@@ -55,6 +55,8 @@ class Origins:
     shop: str  # the shop's origin (a different port: a different origin)
     shop_aliases: tuple[str, ...]  # the same shop under other loopback names
     webhook_url: str
+    # The console under a host name (the same server): security keys need one, not an IP.
+    console: str = ""
 
 
 def _loopback(host: str) -> str:
@@ -63,11 +65,14 @@ def _loopback(host: str) -> str:
 
 def _origins(host: str, port: int, shop_port: int) -> Origins:
     shop = f"http://localhost:{shop_port}"
+    api = f"http://{_loopback(host)}:{port}"
+    local = _loopback(host) in ("127.0.0.1", "localhost", "::1")
     return Origins(
-        api=f"http://{_loopback(host)}:{port}",
+        api=api,
         shop=shop,
         shop_aliases=(shop, f"http://127.0.0.1:{shop_port}"),
         webhook_url=f"http://127.0.0.1:{shop_port}/webhooks/cardshield",
+        console=f"http://localhost:{port}" if local else api,
     )
 
 
@@ -234,7 +239,7 @@ def _banner(origins: Origins, state: dict[str, Any], data_dir: Path, console: bo
     ]
     if console:
         lines += [
-            f"  Console     {origins.api}/console/login",
+            f"  Console     {origins.console}/console/login   (security keys work here too)",
             f"    login {op['username']}  password {op['password']}",
             f"    TOTP secret {op['totp_secret']}  (add it to an authenticator app:",
             f"    {op['otpauth_uri']})",
@@ -275,6 +280,7 @@ def demo(
         host=host,
         port=port,
         public_url=origins.api,
+        console_url=origins.console,
         allow_http_loopback_webhooks=True,
     )
     settings = Settings.model_validate(base)
