@@ -210,19 +210,21 @@ def render_html(report: dict[str, Any]) -> str:
             {
                 "active operators": acc["active_operators"],
                 "MFA enrolled": acc["mfa_enrolled"],
+                "with security keys": acc["security_key_operators"],
                 "roles": _counts(acc["roles"]),
                 "API keys by kind": _counts(acc["api_keys"]),
                 "API keys revoked": acc["api_keys_revoked"],
             }
         ),
         _table(
-            ["username", "role", "merchant", "MFA", "active", "last login"],
+            ["username", "role", "merchant", "MFA", "security keys", "active", "last login"],
             [
                 [
                     o["username"],
                     o["role"],
                     o["merchant"] or "all",
                     o["mfa"],
+                    o["security_keys"],
                     o["active"],
                     o["last_login"] or "never",
                 ]

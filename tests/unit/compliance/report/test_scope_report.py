@@ -23,9 +23,14 @@ from cardshield.compliance.report.render_json import schema
 from cardshield.config import Settings
 from cardshield.phone.dsp import StreamMasker
 from cardshield.redaction.text import find_cards
+from cardshield.runtime import open_runtime
+from cardshield.security import security_keys
+from cardshield.security.operators import Operators
+from cardshield.security.security_keys import RelyingParty
 from cardshield.storage import make_engine
 from cardshield.storage.schema import audit_log
 from cardshield.vault import Vault
+from tests.unit.security.soft_authenticator import SoftKey
 
 
 @pytest.fixture
@@ -114,6 +119,7 @@ def test_demo_deployment_passes_with_every_section_filled(
     assert audit["sealed"] + audit["unsealed"] > 10  # provisioning plus the canary run
     acc = report["access_control"]
     assert acc["active_operators"] == 1 and acc["mfa_coverage"] == 1.0
+    assert acc["security_key_operators"] == 0 and acc["operators"][0]["security_keys"] == 0
     assert acc["api_keys"] == {"publishable": 1, "secret": 1}
     names = {a["url"].rsplit("/", 1)[1] for a in report["scripts"]["assets"]}
     assert names == {"cardshield.js", "cardrules.js", "frame.js", "frame.css"}
@@ -289,3 +295,30 @@ def test_without_the_canary_the_sections_are_still_filled(deployment: Settings) 
     assert report["summary"]["canary"] == "SKIPPED"
     page = _check_rendering(report)
     assert "--no-canary" in page
+
+
+def test_operators_with_security_keys_are_counted(deployment: Settings) -> None:
+    rp = RelyingParty.for_url("http://localhost:8750")
+    assert rp is not None
+    runtime = open_runtime(deployment)
+    try:
+        with runtime.engine.connect() as conn:
+            admin = Operators(runtime.engine, runtime.kms).all(conn)[0]
+            options, challenge = security_keys.registration_options(conn, rp, operator_id=admin.id)
+        security_keys.add_key(
+            runtime.engine,
+            rp,
+            now=datetime.now(UTC),
+            operator_id=admin.id,
+            challenge=challenge,
+            response=SoftKey(rp.origin).register(options),
+            name="desk key",
+            actor="test",
+        )
+    finally:
+        runtime.close()
+    report = build_report(deployment, now=datetime.now(UTC), canary=False)
+    acc = report["access_control"]
+    assert acc["security_key_operators"] == 1 and acc["operators"][0]["security_keys"] == 1
+    page = _check_rendering(report)
+    assert "with security keys" in page
