@@ -179,13 +179,14 @@ def access_control(rt: Runtime) -> dict[str, Any]:
                 select(func.count()).where(api_keys.c.revoked_at.is_not(None))
             ).scalar_one()
         )
-        keys_by_operator = dict(
-            conn.execute(
+        keys_by_operator: dict[str, int] = {
+            str(operator): int(n)
+            for operator, n in conn.execute(
                 select(operator_security_keys.c.operator_id, func.count()).group_by(
                     operator_security_keys.c.operator_id
                 )
-            ).all()
-        )
+            )
+        }
     active = [o for o in ops if o.active]
     enrolled = sum(o.mfa_enrolled for o in active)
     return {
@@ -195,7 +196,7 @@ def access_control(rt: Runtime) -> dict[str, Any]:
                 "role": o.role.value,
                 "merchant": o.merchant_id,
                 "mfa": o.mfa_enrolled,
-                "security_keys": int(keys_by_operator.get(o.id, 0)),
+                "security_keys": keys_by_operator.get(o.id, 0),
                 "active": o.active,
                 "last_login": o.last_login_at.isoformat() if o.last_login_at else None,
             }
@@ -206,7 +207,7 @@ def access_control(rt: Runtime) -> dict[str, Any]:
         "mfa_enrolled": enrolled,
         "mfa_coverage": round(enrolled / len(active), 4) if active else None,
         # Phishing-resistant factors: active operators with at least one security key.
-        "security_key_operators": sum(1 for o in active if keys_by_operator.get(o.id)),
+        "security_key_operators": len([o for o in active if keys_by_operator.get(o.id)]),
         "api_keys": {str(kind): int(n) for kind, n in key_rows},
         "api_keys_revoked": revoked,
     }
