@@ -238,3 +238,46 @@ def test_agent_socket_needs_the_agent_permission_origin_and_csrf(phone: Phone) -
     with open_agent(phone, token, csrf) as ws:
         ws.send_text(json.dumps({"action": "start"}))
         assert until(ws, lambda v: v.get("step") == "expiry")["fields"]["card"]["display"] == ""
+
+
+def closed_with(ws: Any) -> int:
+    """Read until the server closes the socket; the close code."""
+    try:
+        for _ in range(500):
+            ws.receive_text()
+    except WebSocketDisconnect as closed:
+        return int(closed.code)
+    raise AssertionError("the socket stayed open")
+
+
+def _end_sessions(phone: Phone, token: str) -> None:
+    with phone.runtime.engine.begin() as conn:
+        live = sessions.load(conn, token, now=NOW)
+        assert live is not None
+        assert sessions.end_all(conn, live.operator.id) >= 1
+
+
+def test_an_action_after_the_session_ended_closes_the_socket(phone: Phone) -> None:
+    """Signed out elsewhere (or disabled, or a role change): the open socket may not act."""
+    token, csrf = agent_session(phone)
+    with open_agent(phone, token, csrf) as ws:
+        ws.send_text(json.dumps({"action": "start"}))
+        until(ws, lambda v: v.get("step") == "expiry")
+        _end_sessions(phone, token)
+        ws.send_text(json.dumps({"action": "cancel"}))
+        assert closed_with(ws) == 1008
+    assert phone_call_state(phone).step == "expiry"  # the cancel was not carried out
+
+
+def test_a_watching_socket_closes_soon_after_the_session_ended(
+    phone: Phone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cardshield.web.console.pages import phone as agent_screen
+
+    monkeypatch.setattr(agent_screen, "SESSION_CHECK_S", 0.05)
+    token, csrf = agent_session(phone)
+    with open_agent(phone, token, csrf) as ws:
+        ws.send_text(json.dumps({"action": "start"}))
+        until(ws, lambda v: v.get("step") == "expiry")
+        _end_sessions(phone, token)
+        assert closed_with(ws) == 1008

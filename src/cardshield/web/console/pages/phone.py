@@ -6,6 +6,10 @@ The page is plain server-rendered HTML; ``/console/static/phone.js`` opens
 cookie, a same-origin ``Origin`` and the session's CSRF token in the query). The socket sends
 the masked view of the call whenever its row changes (read from the database, so the media
 stream may be served by another node) and takes the agent's actions as JSON messages.
+
+The session is checked again before every action (which counts as activity for the idle
+timeout) and every few seconds while the agent only watches: a socket outlives neither a
+sign-out, an idle timeout, a disabled account nor a role change. It is closed with 1008.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -21,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.websockets import WebSocketDisconnect
 
+from cardshield.crypto import Secret
 from cardshield.errors import CardshieldError
 from cardshield.phone.agent.control import AgentControl
 from cardshield.phone.agent.service import agent_control
@@ -37,6 +43,7 @@ from cardshield.web.console.routing import console_router
 router = console_router(tags=["console"])
 Agent = Annotated[Principal, Require(Permission.PHONE_CAPTURE)]
 POLL_S = 0.2
+SESSION_CHECK_S = 5.0  # while the agent only watches; every action is checked at once
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -57,7 +64,30 @@ def _same_origin(websocket: WebSocket) -> bool:
     return hmac.compare_digest(origin.encode(), f"{scheme}://{websocket.url.netloc}".encode())
 
 
-def _agent_socket(websocket: WebSocket) -> Session:
+@dataclass(frozen=True)
+class AgentSession:
+    """The session behind an agent socket, and its cookie value to check it again with."""
+
+    session: Session
+    token: Secret[str]
+
+    def still_allowed(self, websocket: WebSocket, *, touch: bool) -> bool:
+        """Whether the session is still live and may capture; ``touch``: agent activity."""
+        runtime: Runtime = websocket.app.state.runtime
+        with runtime.engine.begin() as conn:
+            live = sessions.load(conn, self.token.reveal(), now=_clock(websocket), touch=touch)
+        return _may_capture(live)
+
+
+def _may_capture(session: Session | None) -> bool:
+    return (
+        session is not None
+        and session.active
+        and has_permission(session.operator.role, Permission.PHONE_CAPTURE)
+    )
+
+
+def _agent_socket(websocket: WebSocket) -> AgentSession:
     """A live console session of an operator allowed ``phone:capture`` (else 1008)."""
     runtime: Runtime = websocket.app.state.runtime
     secure = not (websocket.url.scheme == "ws" and (websocket.url.hostname or "") in _LOOPBACK)
@@ -67,17 +97,17 @@ def _agent_socket(websocket: WebSocket) -> Session:
     csrf = websocket.query_params.get("csrf", "")
     if (
         session is None
-        or not session.active
-        or not has_permission(session.operator.role, Permission.PHONE_CAPTURE)
+        or token is None
+        or not _may_capture(session)
         or not _same_origin(websocket)
         or not hmac.compare_digest(csrf.encode(), session.csrf_token.encode())
     ):
         raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "not allowed")
-    return session
+    return AgentSession(session, Secret(token))
 
 
 AgentSocket = Annotated[
-    Session,
+    AgentSession,
     Depends(declare(_agent_socket, Access("permission", Permission.PHONE_CAPTURE.value))),
 ]
 
@@ -114,9 +144,14 @@ def _act(
     return None
 
 
+async def _session_ended(websocket: WebSocket) -> None:
+    await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="session ended")
+
+
 @router.websocket("/phone/live/{call_sid}")
-async def live(websocket: WebSocket, call_sid: str, session: AgentSocket) -> None:
+async def live(websocket: WebSocket, call_sid: str, agent: AgentSocket) -> None:
     runtime: Runtime = websocket.app.state.runtime
+    session = agent.session
     call = call_sid[:64]
     store = CallStore(runtime.engine)
     control = agent_control(runtime)
@@ -128,7 +163,14 @@ async def live(websocket: WebSocket, call_sid: str, session: AgentSocket) -> Non
 
     async def push() -> None:
         version = -1
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         while True:
+            if loop.time() - checked >= SESSION_CHECK_S:
+                checked = loop.time()
+                if not await run_in_threadpool(agent.still_allowed, websocket, touch=False):
+                    await _session_ended(websocket)
+                    return
             state = await run_in_threadpool(store.find, call)
             if state is not None and state.version != version:
                 version = state.version
@@ -143,11 +185,15 @@ async def live(websocket: WebSocket, call_sid: str, session: AgentSocket) -> Non
                 msg = json.loads(text[:4096])
             except ValueError:
                 continue
-            if isinstance(msg, dict):
-                now = _clock(websocket)
-                reply = await run_in_threadpool(_act, control, runtime, session, call, msg, now)
-                if reply is not None:
-                    await websocket.send_text(json.dumps(reply))
+            if not isinstance(msg, dict):
+                continue
+            if not await run_in_threadpool(agent.still_allowed, websocket, touch=True):
+                await _session_ended(websocket)
+                break
+            now = _clock(websocket)
+            reply = await run_in_threadpool(_act, control, runtime, session, call, msg, now)
+            if reply is not None:
+                await websocket.send_text(json.dumps(reply))
     except WebSocketDisconnect:
         pass
     finally:
