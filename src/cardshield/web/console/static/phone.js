@@ -29,6 +29,15 @@
       encodeURIComponent(call) + "?csrf=" + csrf);
     socket.onopen = () => send({ action: "start" });
     socket.onmessage = (event) => show(JSON.parse(event.data));
+    const opened = socket;
+    socket.onclose = (event) => {
+      if (event.code !== 1008 || socket !== opened) return;
+      // The session ended (sign-out, idle timeout, account change): sign in again.
+      document.getElementById("phone-charge").disabled = true;
+      document.getElementById("phone-outcome").textContent =
+        "Your session has ended. Sign in again to continue.";
+      location.assign("/console/login?next=" + encodeURIComponent(location.pathname + location.search));
+    };
   });
   document.querySelectorAll("[data-rerequest]").forEach((button) =>
     button.addEventListener("click", () => send({ action: "rerequest", field: button.dataset.rerequest })));
