@@ -57,6 +57,19 @@ def _captured_payment(stack: Stack) -> str:
         runtime.close()
 
 
+def _sign_in_and_enroll(base: str, page: Any, username: str) -> None:
+    """Sign in for the first time at ``base``, enrolling TOTP from the key on the page."""
+    page.goto(f"{base}/console/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/enroll**")
+    key = page.locator("#totp-secret").inner_text().strip()
+    page.fill("input[name=code]", pyotp.TOTP(key).now())
+    page.click("button[type=submit]")
+    page.click("text=Continue")
+
+
 def _pages_seen(page: Any, seen: list[str]) -> None:
     seen.append(page.content())
 
@@ -111,15 +124,7 @@ def test_auditor_reads_the_audit_log_and_verifies_the_chain(
     stack: Stack, page: Any, artifacts: Path
 ) -> None:
     _add_operator(stack, "audit.amy", "auditor")
-    page.goto(f"{stack.cardshield}/console/login")
-    page.fill("input[name=username]", "audit.amy")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/console/enroll**")
-    key = page.locator("#totp-secret").inner_text().strip()
-    page.fill("input[name=code]", pyotp.TOTP(key).now())
-    page.click("button[type=submit]")
-    page.click("text=Continue")
+    _sign_in_and_enroll(stack.cardshield, page, "audit.amy")
     page.wait_for_url("**/console/dashboard")
     assert page.locator("svg.chart").count() == 3
     page.goto(f"{stack.cardshield}/console/audit?action=operator.login")
@@ -133,18 +138,6 @@ def test_auditor_reads_the_audit_log_and_verifies_the_chain(
     assert page.locator("#verify-result").inner_text() == "The audit log is intact"
     page.screenshot(path=str(artifacts / "console-audit-verify.png"), full_page=True)
     assert_no_card_data(page.content())
-
-
-def _sign_in_and_enroll(stack: Stack, page: Any, username: str) -> None:
-    page.goto(f"{stack.console}/console/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/console/enroll**")
-    key = page.locator("#totp-secret").inner_text().strip()
-    page.fill("input[name=code]", pyotp.TOTP(key).now())
-    page.click("button[type=submit]")
-    page.click("text=Continue")
 
 
 def test_add_a_security_key_and_sign_in_with_it(stack: Stack, page: Any, artifacts: Path) -> None:
@@ -167,7 +160,7 @@ def test_add_a_security_key_and_sign_in_with_it(stack: Stack, page: Any, artifac
     )["authenticatorId"]
     page.on("dialog", lambda dialog: dialog.accept())
 
-    _sign_in_and_enroll(stack, page, "key.kim")
+    _sign_in_and_enroll(stack.console, page, "key.kim")
     page.wait_for_url("**/console/payments")
     page.goto(f"{stack.console}/console/account")
     page.click("#new-security-key")  # just signed in: no confirmation needed yet

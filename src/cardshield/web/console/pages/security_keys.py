@@ -30,17 +30,46 @@ from cardshield.web.console.services import services
 
 router = console_router(tags=["console"])
 
+# A WebAuthn answer as JSON: a few hundred bytes of base64url for any real authenticator.
 CredentialField = Annotated[str, Form(min_length=2, max_length=16384)]
 NameField = Annotated[str, Form(max_length=256)]
+
+
+def relying_party(request: Request) -> RelyingParty:
+    rp = services(request).relying_party
+    if rp is None:
+        raise SecurityKeysUnavailable
+    return rp
+
+
+def take_challenge(request: Request, principal: Principal) -> tuple[RelyingParty, bytes | None]:
+    """The relying party and the session's open challenge, taken (and committed) before the
+    answer is checked, so that a wrong answer uses it up as well."""
+    rp = relying_party(request)
+    with services(request).engine.begin() as conn:
+        return rp, sessions.take_challenge(conn, principal.session, now=principal.now)
+
+
+def sign_in_options(request: Request, principal: Principal) -> str | None:
+    """``get()`` options for the operator's keys, with a new challenge kept in the session;
+    None when they have none or the console cannot offer keys (the page offers codes only)."""
+    svc = services(request)
+    rp = svc.relying_party
+    if rp is None:
+        return None
+    with svc.engine.begin() as conn:
+        found = security_keys.authentication_options(conn, rp, operator_id=principal.operator.id)
+        if found is None:
+            return None
+        options, challenge = found
+        sessions.set_challenge(conn, principal.session, challenge, now=principal.now)
+    return options
 
 
 def _confirmed(request: Request, principal: Principal) -> RelyingParty:
     if not principal.fresh:
         raise ReauthRequired
-    rp = services(request).relying_party
-    if rp is None:
-        raise SecurityKeysUnavailable
-    return rp
+    return relying_party(request)
 
 
 def _new_key_page(
@@ -70,11 +99,10 @@ def new_security_key(request: Request, principal: SignedIn) -> Response:
 def add_security_key(
     request: Request, principal: SignedIn, credential: CredentialField, name: NameField = ""
 ) -> Response:
-    rp = _confirmed(request, principal)
+    _confirmed(request, principal)
     svc = services(request)
     svc.limiter.hit("mfa", principal.session.id)
-    with svc.engine.begin() as conn:  # taken (and committed) whatever the answer
-        challenge = sessions.take_challenge(conn, principal.session, now=principal.now)
+    rp, challenge = take_challenge(request, principal)
     try:
         security_keys.add_key(
             svc.engine,

@@ -9,9 +9,9 @@ from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from cardshield.crypto import Secret
-from cardshield.security import security_keys, sessions, totp
+from cardshield.security import sessions, totp
 from cardshield.security.audit import append as audit
-from cardshield.security.errors import SecurityKeysUnavailable, SignInFailed
+from cardshield.security.errors import SignInFailed
 from cardshield.web.console.auth import (
     LOGIN_CSRF_MAX_AGE,
     AnonymousForm,
@@ -23,6 +23,11 @@ from cardshield.web.console.auth import (
     new_login_token,
     set_cookie,
 )
+from cardshield.web.console.pages.security_keys import (
+    CredentialField,
+    sign_in_options,
+    take_challenge,
+)
 from cardshield.web.console.render import inline_svg, render
 from cardshield.web.console.routing import console_router
 from cardshield.web.console.services import services
@@ -32,8 +37,6 @@ router = console_router(tags=["console"])
 
 Field = Annotated[str, Form(max_length=256)]
 CodeField = Annotated[str, Form(max_length=32)]
-# A WebAuthn answer as JSON: a few hundred bytes of base64url for any real authenticator.
-CredentialField = Annotated[str, Form(min_length=2, max_length=16384)]
 NextField = Annotated[str, Form(max_length=512)]
 
 
@@ -115,38 +118,30 @@ def _activate(request: Request, principal: Principal, response: Response) -> Res
     return response
 
 
-def _security_key_options(request: Request, principal: Principal) -> str | None:
-    """Sign-in options for the operator's security keys, with a new challenge kept in the
-    session; None when they have none or the console cannot offer keys."""
-    svc = services(request)
-    rp = svc.relying_party
-    if rp is None:
-        return None
-    with svc.engine.begin() as conn:
-        found = security_keys.authentication_options(conn, rp, operator_id=principal.operator.id)
-        if found is None:
-            return None
-        options, challenge = found
-        sessions.set_challenge(conn, principal.session, challenge, now=principal.now)
-    return options
-
-
-def _mfa_page(
-    request: Request, principal: Principal, next_path: str, *, error: str | None = None
+def _second_factor_page(
+    request: Request,
+    principal: Principal,
+    template: str,
+    next_path: str,
+    *,
+    error: str | None = None,
 ) -> Response:
+    """The code page (sign-in or confirmation), offering the operator's security keys too."""
     context = {
         "next": safe_next(next_path),
         "error": error,
-        "security_key_options": _security_key_options(request, principal),
+        "security_key_options": sign_in_options(request, principal),
     }
-    return render(request, "mfa.html", context, status=401 if error else 200)
+    return render(request, template, context, status=401 if error else 200)
 
 
 @router.get("/mfa")
 def mfa_page(request: Request, principal: MfaPending) -> Response:
     if principal.session.stage == "enroll":
         return RedirectResponse("/console/enroll", status_code=303)
-    return _mfa_page(request, principal, request.query_params.get("next") or "")
+    return _second_factor_page(
+        request, principal, "mfa.html", request.query_params.get("next") or ""
+    )
 
 
 @router.post("/mfa")
@@ -163,7 +158,7 @@ def mfa(
             now=principal.now, operator_id=principal.operator.id, code=code, ip=principal.ip
         )
     except SignInFailed as exc:
-        return _mfa_page(request, principal, next, error=exc.message)
+        return _second_factor_page(request, principal, "mfa.html", next, error=exc.message)
     return _activate(request, principal, RedirectResponse(safe_next(next), status_code=303))
 
 
@@ -179,11 +174,7 @@ def mfa_security_key(
     svc.limiter.hit("mfa", principal.session.id)
     if principal.session.stage == "enroll":
         return RedirectResponse("/console/enroll", status_code=303)
-    rp = svc.relying_party
-    if rp is None:
-        raise SecurityKeysUnavailable
-    with svc.engine.begin() as conn:  # taken (and committed) whatever the answer
-        challenge = sessions.take_challenge(conn, principal.session, now=principal.now)
+    rp, challenge = take_challenge(request, principal)
     try:
         svc.signin.check_security_key(
             now=principal.now,
@@ -194,7 +185,7 @@ def mfa_security_key(
             ip=principal.ip,
         )
     except SignInFailed as exc:
-        return _mfa_page(request, principal, next, error=exc.message)
+        return _second_factor_page(request, principal, "mfa.html", next, error=exc.message)
     return _activate(request, principal, RedirectResponse(safe_next(next), status_code=303))
 
 
@@ -282,20 +273,11 @@ def logout_everywhere(request: Request, principal: SignedIn) -> Response:
     return response
 
 
-def _reauth_page(
-    request: Request, principal: Principal, next_path: str, *, error: str | None = None
-) -> Response:
-    context = {
-        "next": safe_next(next_path),
-        "error": error,
-        "security_key_options": _security_key_options(request, principal),
-    }
-    return render(request, "reauth.html", context, status=401 if error else 200)
-
-
 @router.get("/reauth")
 def reauth_page(request: Request, principal: SignedIn) -> Response:
-    return _reauth_page(request, principal, request.query_params.get("next") or "")
+    return _second_factor_page(
+        request, principal, "reauth.html", request.query_params.get("next") or ""
+    )
 
 
 @router.post("/reauth")
@@ -317,7 +299,7 @@ def reauth(
             now=principal.now, operator_id=op.id, code=code, ip=principal.ip, purpose="reauth"
         )
     except SignInFailed as exc:
-        return _reauth_page(request, principal, next, error=exc.message)
+        return _second_factor_page(request, principal, "reauth.html", next, error=exc.message)
     with svc.engine.begin() as conn:
         sessions.confirm(conn, principal.session, now=principal.now)
     return RedirectResponse(safe_next(next), status_code=303)
@@ -334,12 +316,8 @@ def reauth_security_key(
     """The confirmation with the password and a security key instead of a code."""
     svc = services(request)
     svc.limiter.hit("mfa", principal.session.id)
-    rp = svc.relying_party
-    if rp is None:
-        raise SecurityKeysUnavailable
     op = principal.operator
-    with svc.engine.begin() as conn:  # taken (and committed) whatever the answer
-        challenge = sessions.take_challenge(conn, principal.session, now=principal.now)
+    rp, challenge = take_challenge(request, principal)
     try:
         svc.signin.check_password(
             now=principal.now, username=op.username, password=Secret(password), ip=principal.ip
@@ -354,7 +332,7 @@ def reauth_security_key(
             purpose="reauth",
         )
     except SignInFailed as exc:
-        return _reauth_page(request, principal, next, error=exc.message)
+        return _second_factor_page(request, principal, "reauth.html", next, error=exc.message)
     with svc.engine.begin() as conn:
         sessions.confirm(conn, principal.session, now=principal.now)
     return RedirectResponse(safe_next(next), status_code=303)
