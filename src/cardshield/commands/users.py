@@ -22,6 +22,7 @@ from cardshield.crypto import Secret
 from cardshield.errors import CardshieldError
 from cardshield.security.operators import Operator, Operators
 from cardshield.security.permissions import ROLE_DESCRIPTIONS, Role
+from cardshield.security.security_keys import keys_per_operator
 
 app = typer.Typer(
     help="Operator accounts: add, list, disable, reset-mfa, set-role.", no_args_is_help=True
@@ -55,7 +56,7 @@ def _password(from_stdin: bool) -> Secret[str]:
     return Secret(value)
 
 
-def _row(op: Operator) -> dict[str, object]:
+def _row(op: Operator, security_keys: int = 0) -> dict[str, object]:
     return {
         "id": op.id,
         "username": op.username,
@@ -63,6 +64,7 @@ def _row(op: Operator) -> dict[str, object]:
         "role": op.role.value,
         "merchant": op.merchant_id,
         "mfa": op.mfa_enrolled,
+        "security_keys": security_keys,
         "disabled": op.disabled_at is not None,
         "locked_until": op.locked_until.isoformat() if op.locked_until else None,
         "last_login": op.last_login_at.isoformat() if op.last_login_at else None,
@@ -100,13 +102,16 @@ def add(
 
 @app.command("list")
 def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
-    """Every operator with role, MFA and lock state."""
+    """Every operator with role, MFA (and how many security keys) and lock state."""
     with _operators(ctx) as ops, ops.engine.connect() as conn:
-        rows = [_row(op) for op in ops.all(conn)]
+        keys = keys_per_operator(conn)
+        rows = [_row(op, keys.get(op.id, 0)) for op in ops.all(conn)]
     if as_json:
         typer.echo(json.dumps(rows))
         return
-    table = Table("id", "username", "name", "role", "merchant", "mfa", "state", "last login")
+    table = Table(
+        "id", "username", "name", "role", "merchant", "mfa", "keys", "state", "last login"
+    )
     for r in rows:
         state = "disabled" if r["disabled"] else ("locked" if r["locked_until"] else "active")
         table.add_row(
@@ -116,6 +121,7 @@ def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) 
             str(r["role"]),
             str(r["merchant"] or "all"),
             "yes" if r["mfa"] else "not enrolled",
+            str(r["security_keys"]),
             state,
             str(r["last_login"] or ""),
         )

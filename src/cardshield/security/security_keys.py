@@ -126,6 +126,16 @@ def count_keys(conn: Connection, operator_id: str) -> int:
     return int(found)
 
 
+def keys_per_operator(conn: Connection) -> dict[str, int]:
+    """How many security keys each operator has (operators without one are absent)."""
+    rows = conn.execute(
+        select(operator_security_keys.c.operator_id, func.count()).group_by(
+            operator_security_keys.c.operator_id
+        )
+    )
+    return {str(operator): int(n) for operator, n in rows}
+
+
 def _descriptors(conn: Connection, operator_id: str) -> list[PublicKeyCredentialDescriptor]:
     rows = conn.execute(
         select(operator_security_keys.c.credential_id, operator_security_keys.c.transports).where(

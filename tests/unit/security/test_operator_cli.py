@@ -64,9 +64,9 @@ def test_users_lifecycle(engine: Engine) -> None:
     assert bad_role.exit_code == 2 and "unknown role" in bad_role.output
 
     listed = json.loads(runner.invoke(app, ["users", "list", "--json"], env=env).output)
-    assert [(u["username"], u["role"], u["mfa"]) for u in listed] == [
-        ("alice", "admin", False),
-        ("bob", "operator", False),
+    assert [(u["username"], u["role"], u["mfa"], u["security_keys"]) for u in listed] == [
+        ("alice", "admin", False, 0),
+        ("bob", "operator", False, 0),
     ]
     table = runner.invoke(app, ["users", "list"], env={**env, "COLUMNS": "200"})
     assert "not enrolled" in table.output and "alice" in table.output

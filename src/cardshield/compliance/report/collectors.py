@@ -16,13 +16,13 @@ from cardshield.compliance.report.flows import SCRATCH_PREFIX
 from cardshield.runtime import Runtime
 from cardshield.security.audit_verify import verify
 from cardshield.security.operators import Operators
+from cardshield.security.security_keys import keys_per_operator
 from cardshield.storage.schema import (
     api_keys,
     audit_log,
     cards,
     forward_destinations,
     merchants,
-    operator_security_keys,
     webhook_endpoints,
 )
 from cardshield.web import sri
@@ -179,14 +179,7 @@ def access_control(rt: Runtime) -> dict[str, Any]:
                 select(func.count()).where(api_keys.c.revoked_at.is_not(None))
             ).scalar_one()
         )
-        keys_by_operator: dict[str, int] = {
-            str(operator): int(n)
-            for operator, n in conn.execute(
-                select(operator_security_keys.c.operator_id, func.count()).group_by(
-                    operator_security_keys.c.operator_id
-                )
-            )
-        }
+        keys_by_operator = keys_per_operator(conn)
     active = [o for o in ops if o.active]
     enrolled = sum(o.mfa_enrolled for o in active)
     return {

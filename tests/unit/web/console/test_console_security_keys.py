@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from cardshield.security.permissions import Role
 from cardshield.security.security_keys import RelyingParty
+from tests.conftest import CANARY_PAN, assert_no_card_data
 from tests.unit.security.operator_support import PASSWORD
 from tests.unit.security.soft_authenticator import SoftKey
 from tests.unit.web.console.support import BASE_URL, Console, console_fixture, csrf_of
@@ -126,9 +127,15 @@ def test_a_bad_answer_shows_the_page_again_and_stores_nothing(console: Console) 
     wrong_origin = SoftKey("https://testserver.evil.example").register(_options(page.text))
     posted = client.post(
         "/console/account/security-keys",
-        data={"csrf_token": csrf_of(page.text), "name": "bad", "credential": wrong_origin},
+        data={
+            "csrf_token": csrf_of(page.text),
+            "name": f"my card {CANARY_PAN}",
+            "credential": wrong_origin,
+        },
     )
     assert posted.status_code == 400 and "could not be verified" in posted.text
+    assert 'value="my card ' in posted.text  # shown again, masked
+    assert_no_card_data(posted.text)
     assert 'data-options="' in posted.text  # a new challenge to try again with
     assert "None yet" in client.get("/console/account").text
 

@@ -86,7 +86,9 @@ def _new_key_page(
                 conn, rp, operator_id=principal.operator.id
             )
             sessions.set_challenge(conn, principal.session, challenge, now=principal.now)
-    context = {"options": options, "name": name, "error": error, "rp": rp}
+    # The name is shown again after a failed try, masked like the stored one would be.
+    shown = security_keys.clean_name(name) if name.strip() else ""
+    context = {"options": options, "name": shown, "error": error, "rp": rp}
     return render(request, "security_key_new.html", context, status=400 if error else 200)
 
 
