@@ -42,8 +42,9 @@ class Settings(BaseModel):
     token_ttl_minutes: int = Field(default=15, ge=1, le=60 * 24)
     cvv_ttl_minutes: int = Field(default=10, ge=1, le=60)
     connector: str = Field(default="sandbox", description="Payment processor connector.")
-    # Holds the processor's API keys: left out of repr() and str() of the settings.
-    connector_options: dict[str, str | int | bool] = Field(
+    # Holds the processor's API keys: every string is a SecretStr, so repr(), str() and
+    # model dumps of the settings show '**********'; connector_values() reveals them.
+    connector_options: dict[str, SecretStr | int | bool] = Field(
         default_factory=dict,
         description="Connector settings (keys, account, base URL); a TOML table or JSON.",
         repr=False,
@@ -107,6 +108,13 @@ class Settings(BaseModel):
     @property
     def effective_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def connector_values(self) -> dict[str, str | int | bool]:
+        """The connector options with their strings revealed: for the connector only."""
+        return {
+            name: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for name, value in self.connector_options.items()
+        }
 
     @property
     def effective_console_url(self) -> str:

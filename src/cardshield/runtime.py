@@ -43,7 +43,7 @@ def vault_policy(settings: Settings) -> VaultPolicy:
 
 def connector_from(settings: Settings) -> Connector:
     """The configured processor connector; the sandbox keeps its ledger in our database."""
-    options: dict[str, object] = dict(settings.connector_options)
+    options: dict[str, object] = dict(settings.connector_values())
     if settings.connector == "sandbox":
         options.setdefault("database_url", settings.effective_database_url)
         options.setdefault("public_base", settings.effective_public_url)
@@ -55,7 +55,7 @@ def merchant_account(settings: Settings, merchant_id: str) -> str:
     merchant, or the account named in the connector options for a real processor."""
     if settings.connector == "sandbox":
         return account_for(merchant_id)
-    return str(settings.connector_options.get("merchant_account", merchant_id))
+    return str(settings.connector_values().get("merchant_account", merchant_id))
 
 
 def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:

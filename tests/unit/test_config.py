@@ -68,5 +68,16 @@ def test_the_twilio_token_never_shows_in_repr() -> None:
 def test_connector_keys_never_show_in_repr() -> None:
     env = {"CARDSHIELD_CONNECTOR_OPTIONS": '{"secret_key": "sk_test_51abcdef"}'}
     settings = load_settings(env=env)
-    assert settings.connector_options == {"secret_key": "sk_test_51abcdef"}
+    assert settings.connector_values() == {"secret_key": "sk_test_51abcdef"}
     assert "sk_test_51abcdef" not in repr(settings) + str(settings)
+    assert "sk_test_51abcdef" not in settings.model_dump_json()
+    assert "sk_test_51abcdef" not in repr(settings.model_dump())
+    assert "sk_test_51abcdef" not in repr(settings.connector_options)
+
+
+def test_connector_options_keep_numbers_and_switches() -> None:
+    env = {"CARDSHIELD_CONNECTOR_OPTIONS": '{"api_key": "12345", "timeout": 20, "live": false}'}
+    settings = load_settings(env=env)
+    assert settings.connector_values() == {"api_key": "12345", "timeout": 20, "live": False}
+    again = Settings.model_validate(settings.model_dump())  # how the demo rebuilds settings
+    assert again.connector_values() == settings.connector_values()
