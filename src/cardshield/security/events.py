@@ -1,5 +1,5 @@
 """Structured security events: failed sign-ins, lockouts, permission denials, rate limits,
-unusual card-data access volume.
+unusual card-data access volume, changes to an operator's second factors.
 
 :func:`emit` writes one structlog event (``security_event=<name>`` plus key/value fields)
 through the redacting logging set-up, and tells the subscribers (the Prometheus counters in
@@ -23,6 +23,9 @@ CSRF_REJECTED = "csrf_rejected"
 RATE_LIMITED = "rate_limited"
 CARD_ACCESS_VOLUME = "card_access_volume"
 SESSION_EXPIRED = "session_expired"
+# A second factor added or removed (security keys) or reset: how a stolen session or an
+# insider would make access last, so SIEMs should see every one.
+MFA_CHANGED = "mfa_changed"
 
 Listener = Callable[[str, dict[str, Any]], None]
 

@@ -26,7 +26,7 @@ from cardshield.crypto.kms import KMSProvider
 from cardshield.crypto.kms.base import WrappedKey
 from cardshield.crypto.tokens import random_token
 from cardshield.errors import InvalidRequestError
-from cardshield.security import security_keys, totp
+from cardshield.security import events, security_keys, totp
 from cardshield.security.audit import append as audit
 from cardshield.security.errors import OperatorExists, OperatorNotFound
 from cardshield.security.passwords import PasswordHasher, check_policy, default_hasher
@@ -265,7 +265,7 @@ class Operators:
             )
             security_keys.remove_all(conn, operator_id)
 
-        return self._change(
+        reset = self._change(
             now=now,
             operator_id=operator_id,
             actor=actor,
@@ -273,6 +273,8 @@ class Operators:
             values={"totp_secret": None, "totp_enrolled_at": None, "totp_last_step": None},
             also=forget,
         )
+        events.emit(events.MFA_CHANGED, operator=operator_id, change="reset", actor=actor)
+        return reset
 
     def set_password(
         self, *, now: datetime, operator_id: str, password: Secret[str], actor: str

@@ -47,6 +47,7 @@ from webauthn.helpers.structs import (
 )
 
 from cardshield.redaction.text import redact
+from cardshield.security import events
 from cardshield.security.audit import append as audit
 from cardshield.security.errors import (
     SecurityKeyNotFound,
@@ -271,6 +272,7 @@ def add_key(
             target=operator_id,
             details={"key": key.id, "name": key.name, "aaguid": key.aaguid},
         )
+    events.emit(events.MFA_CHANGED, operator=operator_id, change="security_key_added", key=key.id)
     return key
 
 
@@ -295,6 +297,7 @@ def remove_key(engine: Engine, *, now: datetime, operator_id: str, key_id: str, 
             target=operator_id,
             details={"key": key_id},
         )
+    events.emit(events.MFA_CHANGED, operator=operator_id, change="security_key_removed", key=key_id)
 
 
 def remove_all(conn: Connection, operator_id: str) -> int:

@@ -343,7 +343,17 @@ def test_a_locked_account_refuses_a_valid_key(engine: Engine, kms: KMSProvider) 
     assert ("operator.lockout", "success") in actions(engine)
 
 
-def test_removed_keys_and_reset_mfa(engine: Engine, kms: KMSProvider) -> None:
+def _mfa_changes(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.msg["change"]
+        for r in caplog.records
+        if isinstance(r.msg, dict) and r.msg.get("security_event") == "mfa_changed"
+    ]
+
+
+def test_removed_keys_and_reset_mfa(
+    engine: Engine, kms: KMSProvider, caplog: pytest.LogCaptureFixture
+) -> None:
     ops, signin, op = _enrolled(engine, kms, "tao")
     _, _, other = _enrolled(engine, kms, "uma")
     first, second = SoftKey(ORIGIN), SoftKey(ORIGIN)
@@ -361,6 +371,13 @@ def test_removed_keys_and_reset_mfa(engine: Engine, kms: KMSProvider) -> None:
     ops.reset_mfa(now=NOW, operator_id=op.id, actor="admin")
     with engine.connect() as conn:
         assert security_keys.count_keys(conn, op.id) == 0
+    # Each change is a security event for the SIEM, not only an audit entry.
+    assert _mfa_changes(caplog) == [
+        "security_key_added",
+        "security_key_added",
+        "security_key_removed",
+        "reset",
+    ]
     challenge = b"c" * 32
     answer = second.sign({"rpId": RP.id, "challenge": b64url(challenge)})
     with pytest.raises(SignInFailed):  # the key is forgotten, and without TOTP no second step
