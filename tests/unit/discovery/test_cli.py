@@ -217,3 +217,24 @@ def test_no_full_pan_in_any_output_format(tmp_path: Path) -> None:
     assert_no_card_data(proc.stdout)
     assert_no_card_data(proc.stderr)
     assert len(json.loads(proc.stdout)["findings"]) == 6
+
+
+def test_the_module_entry_point_sets_up_redacting_logging_first() -> None:
+    """``python -m cardshield.discovery`` (what the scan bench starts) logs like ``cardshield``:
+    a card number in a log record or an uncaught exception comes out masked."""
+    probe = (
+        "import logging, runpy, sys\n"
+        "sys.argv = ['scan', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('cardshield.discovery', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"logging.getLogger('probe').warning('card %s', '{CANARY_PAN}')\n"
+        f"raise RuntimeError('card {CANARY_PAN}')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode != 0 and "RuntimeError" in done.stderr
+    assert "card 424242" in done.stderr  # both lines were written, masked
+    assert_no_card_data(done.stdout + done.stderr)
