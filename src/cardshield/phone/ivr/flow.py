@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cardshield.errors import CardshieldError
+from cardshield.payments.money import check_amount, format_amount, normalize_currency
 from cardshield.payments.service import PaymentService
 from cardshield.phone.calls import CallState, CallStore
 from cardshield.phone.errors import RecordingControlError
@@ -61,7 +62,9 @@ PROBLEM = {
 
 
 def spoken_amount(amount: int, currency: str) -> str:
-    return f"{amount // 100}.{amount % 100:02d} {currency}"
+    """The amount as the caller hears it, with the currency's own minor unit (ISO 4217):
+    ``1050 EUR`` is 10.50 EUR, ``1050 JPY`` is 1050 JPY."""
+    return format_amount(amount, currency)
 
 
 class IvrFlow:
@@ -83,6 +86,10 @@ class IvrFlow:
     def start(
         self, call_sid: str, *, merchant_id: str, amount: int, currency: str, now: datetime
     ) -> Prompt:
+        """Answer a call. An invalid amount or currency is refused here (InvalidAmount,
+        InvalidCurrency), before the caller keys anything, not at the charge."""
+        amount = check_amount(amount)
+        currency = normalize_currency(currency)
         state = self.store.create(
             CallState(
                 call_sid=call_sid,

@@ -224,3 +224,18 @@ def test_declined_card_gets_a_clear_ending(phone: Phone, caplog: pytest.LogCaptu
     row = call_row(phone, call)
     assert row["outcome"] == "declined" and row["recording_paused"] is False
     assert_no_card_data(caplog.text, pans=(decline,))
+
+
+def test_the_amount_is_read_in_the_currency_minor_unit_and_checked_at_answer(
+    phone: Phone,
+) -> None:
+    yen = phone.post("/phone/twilio/voice?amount=1050&currency=jpy", {"CallSid": "CA" + "1" * 32})
+    assert yen.status_code == 200 and "pay 1050 JPY." in said(yen.text)
+    dinar = phone.post("/phone/twilio/voice?amount=1050&currency=KWD", {"CallSid": "CA" + "2" * 32})
+    assert "pay 1.050 KWD." in said(dinar.text)
+    # Refused before the caller keys anything (not at the charge), and no call is kept.
+    bad = phone.post("/phone/twilio/voice?amount=1050&currency=XYZ", {"CallSid": "CA" + "3" * 32})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_currency"
+    with phone.runtime.engine.connect() as conn:
+        kept = conn.execute(select(phone_calls.c.call_sid)).scalars().all()
+    assert "CA" + "3" * 32 not in kept
