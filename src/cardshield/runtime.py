@@ -70,6 +70,9 @@ def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
     )
     store.check()
     vault = Vault(engine, kms, store, vault_policy(settings))
+    if check_schema:  # a database that is not migrated yet holds no data keys either
+        with engine.connect() as conn:
+            vault.keys.check_kek(conn)
     connector = connector_from(settings)
     payments = PaymentService(
         engine,

@@ -41,6 +41,13 @@ def subscribe(listener: Listener) -> None:
             _listeners.append(listener)
 
 
+def unsubscribe(listener: Listener) -> None:
+    """Stop calling ``listener`` (no error if it was not subscribed)."""
+    with _lock:
+        if listener in _listeners:
+            _listeners.remove(listener)
+
+
 def emit(name: str, **fields: Any) -> None:
     _log.warning("security event", security_event=name, **fields)
     with _lock:

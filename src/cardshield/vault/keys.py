@@ -20,8 +20,10 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, func, select, update
 
 from cardshield.crypto.envelope import generate_data_key
+from cardshield.crypto.errors import DecryptionError
 from cardshield.crypto.keycache import KeyCache
 from cardshield.crypto.kms.base import KMSProvider, WrappedKey
+from cardshield.errors import ConfigError
 from cardshield.storage.schema import data_keys
 from cardshield.vault.errors import MerchantNotFound
 
@@ -106,6 +108,30 @@ class DataKeys:
         key = self._unwrap(row.merchant_id, row.purpose, row.version, row.wrapped)
         self._cache.put(key_id, key)
         return key
+
+    def check_kek(self, conn: Connection) -> None:
+        """Unwrap one live data key of the newest KEK version the database uses.
+
+        A key file or KMS key from another installation (or a KEK version retired before
+        its data keys were rewrapped) is refused here, when the service starts, instead of
+        at the first card it tries to read. ConfigError says what to check.
+        """
+        row = conn.execute(
+            select(data_keys)
+            .where(data_keys.c.wrapped.is_not(None))
+            .order_by(data_keys.c.kek_version.desc(), data_keys.c.created_at.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return  # nothing encrypted yet: any KEK will do
+        try:
+            self._unwrap(row.merchant_id, row.purpose, row.version, row.wrapped)
+        except DecryptionError as exc:
+            raise ConfigError(
+                f"the key-encryption key cannot unwrap this database's data keys (KEK version "
+                f"{row.kek_version}): the key file or KMS key belongs to another installation, "
+                "or that version was retired before `cardshield keys rewrap`"
+            ) from exc
 
     def _unwrap(self, merchant_id: str, purpose: str, version: int, blob: bytes) -> bytes:
         return self._kms.unwrap(

@@ -173,9 +173,14 @@ def env(shared: Shared) -> PayEnv:
     return new_env(shared)
 
 
+# The KEK of the ``fresh`` databases, shared within the process: a command run in the same
+# process (CliRunner) opens it by this URL and can read their data keys.
+FRESH_KMS_URL = "memory:payments-fresh"
+
+
 @pytest.fixture
 def fresh(database_url: str) -> Iterator[PayEnv]:
     """A database of its own, for tests that look at every row (reconciliation)."""
-    s = open_shared(database_url)
+    s = open_shared(database_url, kms_url=FRESH_KMS_URL)
     yield new_env(s)
     close_shared(s)

@@ -15,7 +15,7 @@ from cardshield.cli import app
 from cardshield.payments.errors import PaymentProcessing
 from cardshield.payments.reconcile import KINDS, reconcile
 from cardshield.storage.schema import payment_operations, payments, sandbox_ledger
-from tests.unit.payments.conftest import NOW, PayEnv
+from tests.unit.payments.conftest import FRESH_KMS_URL, NOW, PayEnv
 
 T1 = NOW + timedelta(seconds=1)
 
@@ -130,7 +130,7 @@ def test_payments_commands(fresh: PayEnv, monkeypatch: pytest.MonkeyPatch) -> No
     for name in [k for k in __import__("os").environ if k.startswith("CARDSHIELD_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("CARDSHIELD_DATABASE_URL", env.url)
-    monkeypatch.setenv("CARDSHIELD_KMS_URL", "memory:")
+    monkeypatch.setenv("CARDSHIELD_KMS_URL", FRESH_KMS_URL)
     runner = CliRunner()
     now = datetime.now(UTC)
     with pytest.raises(PaymentProcessing):  # the answer is lost after the charge

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 
 from cardshield.crypto import Secret
 from cardshield.crypto.kms import KMSProvider
-from cardshield.security import security_keys, sessions
+from cardshield.security import events, security_keys, sessions
 from cardshield.security.errors import (
     SecurityKeyNotFound,
     SecurityKeyRejected,
@@ -343,16 +343,22 @@ def test_a_locked_account_refuses_a_valid_key(engine: Engine, kms: KMSProvider) 
     assert ("operator.lockout", "success") in actions(engine)
 
 
-def _mfa_changes(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [
-        r.msg["change"]
-        for r in caplog.records
-        if isinstance(r.msg, dict) and r.msg.get("security_event") == "mfa_changed"
-    ]
+@pytest.fixture
+def mfa_changes() -> Iterator[list[str]]:
+    """The ``change`` of every mfa_changed security event emitted during the test."""
+    seen: list[str] = []
+
+    def listener(name: str, fields: dict[str, object]) -> None:
+        if name == events.MFA_CHANGED:
+            seen.append(str(fields["change"]))
+
+    events.subscribe(listener)
+    yield seen
+    events.unsubscribe(listener)
 
 
 def test_removed_keys_and_reset_mfa(
-    engine: Engine, kms: KMSProvider, caplog: pytest.LogCaptureFixture
+    engine: Engine, kms: KMSProvider, mfa_changes: list[str]
 ) -> None:
     ops, signin, op = _enrolled(engine, kms, "tao")
     _, _, other = _enrolled(engine, kms, "uma")
@@ -372,7 +378,7 @@ def test_removed_keys_and_reset_mfa(
     with engine.connect() as conn:
         assert security_keys.count_keys(conn, op.id) == 0
     # Each change is a security event for the SIEM, not only an audit entry.
-    assert _mfa_changes(caplog) == [
+    assert mfa_changes == [
         "security_key_added",
         "security_key_added",
         "security_key_removed",

@@ -80,3 +80,20 @@ def test_bad_settings_refuse_with_one_line(tmp_path: Path, bad: str) -> None:
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_a_key_file_from_another_installation_refuses_to_start(tmp_path: Path) -> None:
+    """Caught at start with one line, not at the first card the service tries to read."""
+    env = _env(tmp_path)
+    assert _cli(env, "db", "upgrade").returncode == 0
+    assert _cli(env, "keys", "init").returncode == 0
+    assert _cli(env, "merchants", "add", "Shop").returncode == 0
+    key_file = tmp_path / "data" / "kek.key"
+    key_file.rename(tmp_path / "kek.key.original")
+    assert _cli(env, "keys", "init").returncode == 0  # a new, unrelated key file
+    wrong = _cli(env, "merchants", "list")
+    assert wrong.returncode == 2
+    assert "cannot unwrap this database's data keys" in wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1
+    (tmp_path / "kek.key.original").replace(key_file)
+    assert _cli(env, "merchants", "list").returncode == 0
