@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
@@ -87,11 +87,19 @@ class CallState:
 _COLUMNS = [c.name for c in phone_calls.columns]
 
 
-class CallStore:
-    """Calls by ``CallSid``; :meth:`save` is optimistic (a stale version is refused)."""
+class ChangeNotices(Protocol):
+    """Told of each committed write (see :mod:`cardshield.phone.live`)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def publish(self, call_sid: str, version: int) -> None: ...
+
+
+class CallStore:
+    """Calls by ``CallSid``; :meth:`save` is optimistic (a stale version is refused).
+    ``notices`` hears of every committed create and save (the agent screens' live view)."""
+
+    def __init__(self, engine: Engine, notices: ChangeNotices | None = None) -> None:
         self.engine = engine
+        self.notices = notices
 
     def create(self, state: CallState) -> CallState:
         with self.engine.begin() as conn:
@@ -101,7 +109,12 @@ class CallStore:
             if existing is not None:
                 return _row(existing._mapping)
             conn.execute(insert(phone_calls).values(**_values(state)))
+        self._notify(state)
         return state
+
+    def _notify(self, state: CallState) -> None:
+        if self.notices is not None:
+            self.notices.publish(state.call_sid, state.version)
 
     def find(self, call_sid: str) -> CallState | None:
         with self.engine.connect() as conn:
@@ -127,6 +140,7 @@ class CallStore:
             ).rowcount
         if done != 1:
             raise CallStateConflict
+        self._notify(new)
         return new
 
     def prune(self, *, before: datetime) -> int:

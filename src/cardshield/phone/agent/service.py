@@ -7,14 +7,14 @@ from datetime import datetime
 
 from cardshield.phone.agent.control import AgentControl
 from cardshield.phone.agent.keypad import Keypad
-from cardshield.phone.calls import CallStore
 from cardshield.phone.ivr.service import capture_for
+from cardshield.phone.live import call_store
 from cardshield.runtime import Runtime
 
 
 def agent_control(runtime: Runtime) -> AgentControl:
-    return AgentControl(CallStore(runtime.engine), runtime.payments)
+    return AgentControl(call_store(runtime), runtime.payments)
 
 
 def keypad(runtime: Runtime, clock: Callable[[], datetime]) -> Keypad:
-    return Keypad(CallStore(runtime.engine), capture_for(runtime, "phone-agent"), clock)
+    return Keypad(call_store(runtime), capture_for(runtime, "phone-agent"), clock)

@@ -4,10 +4,10 @@ Recordings API client."""
 from __future__ import annotations
 
 from cardshield.errors import CardshieldError
-from cardshield.phone.calls import CallStore
 from cardshield.phone.ivr.capture import CardCapture
 from cardshield.phone.ivr.flow import IvrFlow
 from cardshield.phone.ivr.recordings import RecordingControl, TwilioRecordings
+from cardshield.phone.live import call_store
 from cardshield.runtime import Runtime
 
 
@@ -38,7 +38,7 @@ def ivr_flow(runtime: Runtime) -> IvrFlow:
     if not s.twilio_auth_token.get_secret_value() or not s.phone_merchant_id:
         raise PhoneNotConfigured
     return IvrFlow(
-        CallStore(runtime.engine),
+        call_store(runtime),
         capture_for(runtime, "phone-ivr"),
         runtime.payments,
         recordings_for(runtime),

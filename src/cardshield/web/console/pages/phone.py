@@ -5,7 +5,8 @@ The page is plain server-rendered HTML; ``/console/static/phone.js`` opens
 ``/console/phone/live/{call_sid}``, a WebSocket authenticated like the pages (the session
 cookie, a same-origin ``Origin`` and the session's CSRF token in the query). The socket sends
 the masked view of the call whenever its row changes (read from the database, so the media
-stream may be served by another node) and takes the agent's actions as JSON messages.
+stream may be served by another node: a change notice, through Redis pub/sub across nodes,
+says when to read it) and takes the agent's actions as JSON messages.
 
 The session is checked again before every action (which counts as activity for the idle
 timeout) and every few seconds while the agent only watches: a socket outlives neither a
@@ -31,7 +32,7 @@ from cardshield.errors import CardshieldError
 from cardshield.phone.agent.control import AgentControl
 from cardshield.phone.agent.service import agent_control
 from cardshield.phone.agent.view import masked_view
-from cardshield.phone.calls import CallStore
+from cardshield.phone.live import call_store, notices_for
 from cardshield.runtime import Runtime
 from cardshield.security import sessions
 from cardshield.security.permissions import Access, Permission, declare, has_permission
@@ -42,7 +43,9 @@ from cardshield.web.console.routing import console_router
 
 router = console_router(tags=["console"])
 Agent = Annotated[Principal, Require(Permission.PHONE_CAPTURE)]
-POLL_S = 0.2
+# The row is read again when a change notice arrives (phone.live: Redis pub/sub across
+# nodes), and at the latest after FALLBACK_S, in case a notice was lost.
+FALLBACK_S = 1.0
 SESSION_CHECK_S = 5.0  # while the agent only watches; every action is checked at once
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -153,7 +156,7 @@ async def live(websocket: WebSocket, call_sid: str, agent: AgentSocket) -> None:
     runtime: Runtime = websocket.app.state.runtime
     session = agent.session
     call = call_sid[:64]
-    store = CallStore(runtime.engine)
+    store = call_store(runtime)
     control = agent_control(runtime)
     if session.operator.merchant_id is not None:
         found = await run_in_threadpool(store.find, call)
@@ -165,17 +168,19 @@ async def live(websocket: WebSocket, call_sid: str, agent: AgentSocket) -> None:
         version = -1
         loop = asyncio.get_running_loop()
         checked = loop.time()
-        while True:
-            if loop.time() - checked >= SESSION_CHECK_S:
-                checked = loop.time()
-                if not await run_in_threadpool(agent.still_allowed, websocket, touch=False):
-                    await _session_ended(websocket)
-                    return
-            state = await run_in_threadpool(store.find, call)
-            if state is not None and state.version != version:
-                version = state.version
-                await websocket.send_text(json.dumps(masked_view(state)))
-            await asyncio.sleep(POLL_S)
+        # Subscribed before the first read, so no change between the two is missed.
+        async with notices_for(runtime).listen(call) as changes:
+            while True:
+                if loop.time() - checked >= SESSION_CHECK_S:
+                    checked = loop.time()
+                    if not await run_in_threadpool(agent.still_allowed, websocket, touch=False):
+                        await _session_ended(websocket)
+                        return
+                state = await run_in_threadpool(store.find, call)
+                if state is not None and state.version != version:
+                    version = state.version
+                    await websocket.send_text(json.dumps(masked_view(state)))
+                await changes.wait(FALLBACK_S)
 
     pusher = asyncio.create_task(push())
     try:
