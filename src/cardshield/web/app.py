@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from cardshield import __version__
 from cardshield.runtime import Runtime
-from cardshield.web import console, errors, metrics
+from cardshield.web import console, errors, metrics, openapi
 from cardshield.web.background import Job, Scheduler
 from cardshield.web.middleware import CardshieldMiddleware
 from cardshield.web.routers import (
@@ -63,6 +63,7 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
     )
+    openapi.install(app)
     app.state.runtime = runtime
     app.state.clock = clock
     errors.install(app)
