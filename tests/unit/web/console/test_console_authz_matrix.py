@@ -22,6 +22,7 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
+from starlette.websockets import WebSocketDisconnect
 
 from cardshield.cards import PAN, Expiry, luhn_check_digit
 from cardshield.payments.webhooks import create_endpoint
@@ -263,6 +264,48 @@ def test_every_route_against_every_caller(world: World) -> None:
             assert_no_card_data(response.content, pans=(MATRIX_PAN,))
     assert not mismatches, "\n".join(mismatches)
     assert cells == len(routes) * len(world.callers)
+
+
+# The test client opens sockets as ws:// on the base URL's host: the page's own origin then.
+SOCKET_ORIGIN = BASE_URL.replace("https://", "http://")
+
+
+def _socket_opens(client: TestClient, url: str, headers: dict[str, str]) -> bool:
+    """Whether the server accepts the WebSocket upgrade (and keeps it open)."""
+    try:
+        with client.websocket_connect(url, headers=headers) as ws:
+            ws.close()
+    except WebSocketDisconnect:
+        return False
+    return True
+
+
+def test_every_websocket_route_against_every_caller(world: World) -> None:
+    """The WebSocket routes, which the HTTP matrix above cannot call: the agent screen's
+    socket opens for a signed-in role with phone capture only (with its session's CSRF token
+    and the console's own Origin, as the page sends them), and the media stream socket for
+    no caller here (it needs Twilio's signature)."""
+    c = world.console
+    sockets = [
+        (route.path, route_access(route))
+        for route in iter_routes(c.app)
+        if route.methods is None and hasattr(route, "path")
+    ]
+    assert {path for path, _ in sockets} >= {
+        "/console/phone/live/{call_sid}",
+        "/phone/twilio/media",
+    }
+    mismatches = []
+    for path, access in sockets:
+        url = _PARAM.sub("CA" + "5" * 32, path)
+        for caller in world.callers:
+            client, headers, csrf = _client(world, caller)
+            query = f"?csrf={csrf}" if csrf else ""
+            opened = _socket_opens(client, url + query, {**headers, "Origin": SOCKET_ORIGIN})
+            want = expected(access, caller, names_an_object=False) == "allow"
+            if opened != want:
+                mismatches.append(f"WS {path} as {caller.name}: want {want}, got {opened}")
+    assert not mismatches, "\n".join(mismatches)
 
 
 def test_the_matrix_sees_the_declarations_it_tests(world: World) -> None:
