@@ -84,7 +84,7 @@ def declarations(app: FastAPI) -> list[tuple[str, str, Access]]:
     for route in iter_routes(app):
         access = route_access(route)
         if route.methods is None:
-            continue  # a WebSocket route (declared all the same): its tests check the upgrade
+            continue  # a WebSocket route: test_every_websocket_route_against_every_caller
         for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
             found.append((method, route.path, access))
     return found
