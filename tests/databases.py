@@ -1,7 +1,8 @@
-"""Real databases for tests: a SQLite file and a throwaway PostgreSQL database.
+"""Real databases for tests: a SQLite file, a throwaway PostgreSQL database, and Redis.
 
-PostgreSQL runs on 127.0.0.1:5432 (trust auth). Locally an unreachable server skips the
-PostgreSQL variants; under CI (CI=true) it fails them, so they can never silently vanish.
+PostgreSQL runs on 127.0.0.1:5432 (trust auth), Redis on 127.0.0.1:6379. Locally an
+unreachable server skips the tests that need it; under CI (CI=true) it fails them, so they
+can never silently vanish.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+REDIS_URL = os.environ.get("CARDSHIELD_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PG_ADMIN_URL = os.environ.get(
     "CARDSHIELD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -23,6 +25,19 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"PostgreSQL is required under CI: {reason}")
     pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
+def require_redis(url: str = REDIS_URL) -> str:
+    """``url`` once Redis answers there (skipped locally, failed under CI otherwise)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required under CI: {exc}")
+        pytest.skip(f"Redis unavailable: {exc}")
+    return url
 
 
 def postgres_database() -> Iterator[str]:

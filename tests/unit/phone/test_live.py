@@ -4,7 +4,6 @@ process and, through a real Redis, across nodes (two independent connections her
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import threading
 import time
@@ -20,21 +19,14 @@ from cardshield.phone.errors import CallStateConflict
 from cardshield.phone.live import LocalNotices, RedisNotices, channel
 from cardshield.storage import make_engine, upgrade
 from cardshield.storage.schema import merchants
-from tests.databases import sqlite_database
+from tests.databases import require_redis, sqlite_database
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required under CI: {exc}")
-        pytest.skip(f"Redis unavailable: {exc}")
-    return REDIS_URL
+    return require_redis()
 
 
 def _sid() -> str:

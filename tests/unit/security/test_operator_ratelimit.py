@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 
 import pytest
-import redis
 
 from cardshield.security.errors import RateLimited
 from cardshield.security.ratelimit import RULES, RateLimiter
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.databases import REDIS_URL, require_redis
 
 
 def _exercise(limiter: RateLimiter, prefix: str) -> None:
@@ -34,12 +31,7 @@ def test_memory_storage() -> None:
 
 
 def test_redis_storage_is_shared_between_nodes() -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required under CI: {exc}")
-        pytest.skip(f"Redis unavailable: {exc}")
+    require_redis(REDIS_URL)
     node_a, node_b = RateLimiter.for_redis(REDIS_URL), RateLimiter.for_redis(REDIS_URL)
     assert node_a.shared
     prefix = secrets.token_hex(4) + ":"

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ import redis
 from cardshield.cards import CVV
 from cardshield.vault import MemoryCVVStore, RedisCVVStore
 from cardshield.vault.errors import VolatileStoreError
+from tests.databases import require_redis
 
 
 class Clock:
@@ -37,13 +37,7 @@ def test_memory_store_take_once_and_ttl() -> None:
 
 @pytest.fixture
 def redis_store() -> Iterator[RedisCVVStore]:
-    client = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required under CI: {exc}")
-        pytest.skip(f"Redis unavailable: {exc}")
+    client = redis.Redis.from_url(require_redis(), socket_connect_timeout=2)
     ns = f"cardshield:test:{secrets.token_hex(4)}:"
     yield RedisCVVStore(client, namespace=ns)
     for key in client.scan_iter(ns + "*"):

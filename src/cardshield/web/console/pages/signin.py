@@ -3,6 +3,7 @@ TOTP enrollment), re-authentication before sensitive actions, sign-out here and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Form, Request
@@ -280,6 +281,29 @@ def reauth_page(request: Request, principal: SignedIn) -> Response:
     )
 
 
+def _reauthenticate(
+    request: Request,
+    principal: Principal,
+    password: str,
+    next_path: str,
+    second_step: Callable[[], object],
+) -> Response:
+    """The password, then ``second_step`` (a code or a key); a fresh confirmation if both
+    pass, the page again with the one sign-in error if not."""
+    svc = services(request)
+    op = principal.operator
+    try:
+        svc.signin.check_password(
+            now=principal.now, username=op.username, password=Secret(password), ip=principal.ip
+        )
+        second_step()
+    except SignInFailed as exc:
+        return _second_factor_page(request, principal, "reauth.html", next_path, error=exc.message)
+    with svc.engine.begin() as conn:
+        sessions.confirm(conn, principal.session, now=principal.now)
+    return RedirectResponse(safe_next(next_path), status_code=303)
+
+
 @router.post("/reauth")
 def reauth(
     request: Request,
@@ -290,19 +314,19 @@ def reauth(
 ) -> Response:
     svc = services(request)
     svc.limiter.hit("mfa", principal.session.id)
-    op = principal.operator
-    try:
-        svc.signin.check_password(
-            now=principal.now, username=op.username, password=Secret(password), ip=principal.ip
-        )
-        svc.signin.check_second_factor(
-            now=principal.now, operator_id=op.id, code=code, ip=principal.ip, purpose="reauth"
-        )
-    except SignInFailed as exc:
-        return _second_factor_page(request, principal, "reauth.html", next, error=exc.message)
-    with svc.engine.begin() as conn:
-        sessions.confirm(conn, principal.session, now=principal.now)
-    return RedirectResponse(safe_next(next), status_code=303)
+    return _reauthenticate(
+        request,
+        principal,
+        password,
+        next,
+        lambda: svc.signin.check_second_factor(
+            now=principal.now,
+            operator_id=principal.operator.id,
+            code=code,
+            ip=principal.ip,
+            purpose="reauth",
+        ),
+    )
 
 
 @router.post("/reauth/security-key")
@@ -316,23 +340,19 @@ def reauth_security_key(
     """The confirmation with the password and a security key instead of a code."""
     svc = services(request)
     svc.limiter.hit("mfa", principal.session.id)
-    op = principal.operator
     rp, challenge = take_challenge(request, principal)
-    try:
-        svc.signin.check_password(
-            now=principal.now, username=op.username, password=Secret(password), ip=principal.ip
-        )
-        svc.signin.check_security_key(
+    return _reauthenticate(
+        request,
+        principal,
+        password,
+        next,
+        lambda: svc.signin.check_security_key(
             now=principal.now,
-            operator_id=op.id,
+            operator_id=principal.operator.id,
             rp=rp,
             challenge=challenge,
             response=credential,
             ip=principal.ip,
             purpose="reauth",
-        )
-    except SignInFailed as exc:
-        return _second_factor_page(request, principal, "reauth.html", next, error=exc.message)
-    with svc.engine.begin() as conn:
-        sessions.confirm(conn, principal.session, now=principal.now)
-    return RedirectResponse(safe_next(next), status_code=303)
+        ),
+    )
