@@ -89,6 +89,14 @@ def test_a_declined_card_is_shown_at_the_fields_and_no_order_is_paid(page: Any, 
     assert page.get_attribute("#checkout", "data-decline-code") == "card_declined"
     message = page.inner_text("#card-errors")
     assert "declined" in message.lower()
+    # And inside the fields, in the frame's own words (the page passed on the code only).
+    inside = frame.locator("#cs-form-error")
+    inside.wait_for()
+    assert inside.inner_text() == "Your card was declined. Please try another card."
+    number = frame.locator("#cs-number")
+    number.press("End")
+    number.press("Backspace")  # editing the card clears it
+    assert frame.locator("#cs-form-error").inner_text() == ""
     assert page.url == f"{demo.shop}/orders/{order}/pay"  # the shopper stays at the fields
     # The payment.failed webhook arrives; the order is failed, never paid.
     page.goto(f"{demo.shop}/orders/{order}")

@@ -71,6 +71,7 @@
     }
     root.dataset.state = 'declined';
     root.dataset.declineCode = body.decline_code || body.error || '';
+    card.showDecline(body.decline_code || 'card_declined');  // shown inside the fields
     show(body.message || 'The payment failed. Please try another card.');
     button.disabled = false;
   });

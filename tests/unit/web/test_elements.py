@@ -345,7 +345,8 @@ def test_messages_leave_only_for_the_checked_origins() -> None:
     assert "event.origin !== PARENT || event.source !== window.parent" in frame_js
     sdk = (STATIC / "cardshield.js").read_text()
     assert re.findall(r"postMessage\(([^)]*)\)", sdk) == [
-        "{ cardshield: 1, type: 'tokenize', id: id }, origin"
+        "{ cardshield: 1, type: 'tokenize', id: id }, origin",
+        "{ cardshield: 1, type: 'decline', code: shown }, origin",
     ]
     assert "event.origin !== origin || event.source !== iframe.contentWindow" in sdk
 

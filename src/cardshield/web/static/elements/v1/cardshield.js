@@ -5,6 +5,7 @@
  *   card.on('change', (e) => { e.complete; e.brand; e.error && e.error.code; });
  *   card.mount('#card');
  *   const result = await card.tokenize();   // { token: { id, card } } or { error: { code } }
+ *   card.showDecline('insufficient_funds');  // after your server's charge was declined
  *
  * The fields live in an iframe served by cardshield; this script never sees the card number
  * or security code. It accepts messages only from the cardshield origin and only from its
@@ -189,6 +190,14 @@
           });
           iframe.contentWindow.postMessage({ cardshield: 1, type: 'tokenize', id: id }, origin);
         });
+      },
+      // After the server's charge was declined: the frame shows the decline in the fields
+      // (its own wording for known decline codes, a generic one for any other code).
+      showDecline: function (code) {
+        if (destroyed || !iframe || !ready || typeof code !== 'string') return card;
+        const shown = code.slice(0, 64);
+        iframe.contentWindow.postMessage({ cardshield: 1, type: 'decline', code: shown }, origin);
+        return card;
       },
       get state() {
         return Object.assign({}, state);

@@ -33,13 +33,25 @@
     incomplete_postal_code: 'The postal code is incomplete.',
     network_error: 'The card could not be sent. Check your connection and try again.',
     busy: 'The card is already being processed.',
-    api_error: 'The card could not be processed. Please try again.'
+    api_error: 'The card could not be processed. Please try again.',
+    // Declines the merchant page passes on after charging (showDecline): fixed wording here,
+    // never text from the page, so the page cannot put words into the trusted frame.
+    card_declined: 'Your card was declined. Please try another card.',
+    insufficient_funds: 'Your card has insufficient funds. Please try another card.',
+    incorrect_cvc: 'The security code is incorrect.',
+    authentication_required: 'Your bank could not confirm this payment. Please try again.'
+  };
+  // Decline codes the shopper can act on in one field; every other code is a generic decline.
+  const DECLINE_CODES = {
+    card_declined: 'card_declined', insufficient_funds: 'insufficient_funds',
+    incorrect_cvc: 'incorrect_cvc', expired_card: 'expired_card',
+    incorrect_number: 'incorrect_number', authentication_required: 'authentication_required'
   };
   const FIELD_OF_CODE = {
     incomplete_number: 'number', invalid_number: 'number', incorrect_number: 'number',
     unsupported_brand: 'number', incomplete_expiry: 'expiry', invalid_expiry: 'expiry',
     expired_card: 'expiry', incomplete_cvc: 'cvc', invalid_cvc: 'cvc',
-    incomplete_postal_code: 'postal'
+    incomplete_postal_code: 'postal', incorrect_cvc: 'cvc'
   };
 
   const inputs = {
@@ -341,6 +353,18 @@
     const m = event.data;
     if (!m || typeof m !== 'object' || m.cardshield !== 1) return;
     if (m.type === 'tokenize' && typeof m.id === 'string' && m.id.length <= 64) tokenize(m.id);
+    if (m.type === 'decline' && typeof m.code === 'string') showDecline(m.code);
+  }
+
+  // A decline from the processor, after the merchant's server charged the token: shown at
+  // the field it is about (or under the form) until the shopper edits that field.
+  function showDecline(code) {
+    const known = Object.prototype.hasOwnProperty.call(DECLINE_CODES, code);
+    const shown = known ? DECLINE_CODES[code] : 'card_declined';
+    const field = FIELD_OF_CODE[shown];
+    if (field) serverError[field] = shown;
+    else formError = shown;
+    render();
   }
 
   function framedByParent() {
