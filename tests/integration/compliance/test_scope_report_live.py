@@ -56,4 +56,6 @@ def test_canary_through_a_live_server(deployment: Settings, tmp_path: Path) -> N
     assert canary["mode"] == f"live server {base}"
     assert {s["name"] for s in canary["flows"]["steps"]} >= {"POST /v1/tokens", "POST /v1/refunds"}
     assert "POST /v1/tokens" in log.read_text()  # the server's access log was there to scan
-    assert canary["cleanup"]["cards_removed"] == 2
+    # Hosted fields and API through the live server; the IVR call in the report's process.
+    assert canary["cleanup"]["cards_removed"] == 3
+    assert "IVR call keyed, tokenized and charged" in {s["name"] for s in canary["flows"]["steps"]}

@@ -123,9 +123,9 @@ def phone_wiring(rt: Runtime) -> dict[str, Any]:
     return {
         "configured": configured,
         "settings": settings,
-        "note": note + " The canary run tests the built-in DTMF masker (keyed canary audio,"
-        " masked, detector run over the masked recording); it does not place an IVR or"
-        " agent call.",
+        "note": note + " The canary run drives the IVR flow in process (keyed, tokenized,"
+        " charged through the sandbox) and the built-in DTMF masker (keyed canary audio,"
+        " masked, detector run over the masked recording); it places no Twilio call.",
     }
 
 

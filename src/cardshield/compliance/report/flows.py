@@ -2,8 +2,11 @@
 
 The flows run through the deployment's own database and key provider, in this process:
 hosted fields (``POST /v1/tokens`` with a publishable key, through the real FastAPI app),
-the server API (a payment on the token, then a refund) and phone keying (the canary keyed
-as DTMF, masked by the agent-leg masker; the masked audio is the "recording"). Payments go
+the server API (a payment on the token, then a refund) and the phone: a self-service IVR
+call (the canary keyed into the deployment's IVR, tokenized at once and charged; there is
+no Twilio call, so the recording pauses are noted rather than sent) and agent-assisted
+keying (the canary keyed as DTMF, masked by the agent-leg masker; the masked audio is the
+"recording"). Payments go
 to the built-in sandbox processor whatever connector is configured, so a canary never
 reaches a real processor. Everything the flows produce (HTTP answers, log lines, events,
 the recording and its transcript) is kept for the leak scan.
@@ -33,6 +36,9 @@ from cardshield.gateways.sandbox import account_for
 from cardshield.payments.service import PaymentService
 from cardshield.phone.dsp import Audio, StreamMasker, detect, generate
 from cardshield.phone.dsp.wav import wav_bytes
+from cardshield.phone.ivr.flow import IvrFlow
+from cardshield.phone.ivr.service import capture_for
+from cardshield.phone.live import call_store
 from cardshield.redaction.logging import configure_logging
 from cardshield.runtime import open_runtime
 from cardshield.security.apikeys import SCOPES, create_key
@@ -198,13 +204,7 @@ def _in_process(settings: Settings, canary: Canary, run: FlowRun, now: datetime)
     rt = open_runtime(settings)
     # The sandbox plays the processor for the canary, whatever is configured: a canary
     # number must never reach a real processor.
-    sandbox = get_connector(
-        "sandbox",
-        {
-            "database_url": settings.effective_database_url,
-            "public_base": settings.effective_public_url,
-        },
-    )
+    sandbox = _sandbox(settings)
     rt.payments = PaymentService(
         rt.engine, rt.vault, lambda merchant_id: (sandbox, account_for(merchant_id))
     )
@@ -225,6 +225,77 @@ def _live(settings: Settings, server: str, canary: Canary, run: FlowRun, now: da
             _http_flows(client, canary, run, keys, now, payments=settings.connector == "sandbox")
     except httpx.HTTPError as exc:
         raise ReportError(f"cannot reach the server at {server} ({type(exc).__name__})") from exc
+
+
+def _sandbox(settings: Settings) -> Any:
+    return get_connector(
+        "sandbox",
+        {
+            "database_url": settings.effective_database_url,
+            "public_base": settings.effective_public_url,
+        },
+    )
+
+
+class _NotedRecordings:
+    """The canary call is not a Twilio call, so there is no recording to pause: the IVR's
+    pause and resume requests are noted, and the report checks their order."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+
+    def pause(self, call_sid: str) -> None:
+        self.requests.append("pause")
+
+    def resume(self, call_sid: str) -> None:
+        self.requests.append("resume")
+
+
+def _ivr_flow(settings: Settings, canary: Canary, run: FlowRun, now: datetime) -> None:
+    """A self-service IVR call: the canary keyed into the deployment's IVR, tokenized at
+    once and charged through the sandbox. Every prompt it speaks is kept for the scan."""
+    rt = open_runtime(settings)
+    sandbox = _sandbox(settings)
+    try:
+        payments = PaymentService(
+            rt.engine, rt.vault, lambda merchant_id: (sandbox, account_for(merchant_id))
+        )
+        recordings = _NotedRecordings()
+        store = call_store(rt)
+        flow = IvrFlow(store, capture_for(rt, "phone-ivr"), payments, recordings)
+        call_sid = "CA" + secrets.token_hex(16)
+        exp = Expiry(year=now.year + 3, month=now.month)
+        prompts = [
+            flow.start(call_sid, merchant_id=run.merchant_id, amount=1234, currency="USD", now=now)
+        ]
+        keyed = (
+            ("confirm", "1"),
+            ("expiry", f"{exp.month:02d}{exp.year % 100:02d}"),
+            ("card", canary.phone.reveal()),
+            ("cvc", canary.cvv.reveal()),
+            ("postal", ""),
+        )
+        for step, digits in keyed:
+            prompts.append(flow.handle(call_sid, step, digits, now))
+        spoken = "\n".join(line for prompt in prompts for line in prompt.say)
+        run.responses.append(("ivr:prompts", spoken.encode("utf-8")))
+        state = store.get(call_sid)
+        if state.token:
+            run.tokens.append(state.token)
+        paused_around_card = recordings.requests == ["pause", "resume"]
+        run.steps.append(
+            Step(
+                "phone",
+                "IVR call keyed, tokenized and charged",
+                state.outcome == "approved" and paused_around_card,
+                f"outcome {state.outcome}; recording requests {'/'.join(recordings.requests)}",
+            )
+        )
+    finally:
+        close = getattr(sandbox, "close", None)
+        if callable(close):
+            close()
+        rt.close()
 
 
 def _phone_flow(canary: Canary, run: FlowRun) -> None:
@@ -274,6 +345,7 @@ def run_flows(
             _in_process(settings, canary, run, now)
         else:
             _live(settings, server, canary, run, now)
+        _ivr_flow(settings, canary, run, now)
         _phone_flow(canary, run)
         log.info("canary flows done: %d steps", len(run.steps))
     run.logs = buffer.getvalue().encode("utf-8")
