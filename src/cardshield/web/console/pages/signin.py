@@ -145,6 +145,17 @@ def mfa_page(request: Request, principal: MfaPending) -> Response:
     )
 
 
+def _complete_sign_in(
+    request: Request, principal: Principal, next_path: str, second_step: Callable[[], object]
+) -> Response:
+    """``second_step`` (a code or a key), then an active session; the page again if not."""
+    try:
+        second_step()
+    except SignInFailed as exc:
+        return _second_factor_page(request, principal, "mfa.html", next_path, error=exc.message)
+    return _activate(request, principal, RedirectResponse(safe_next(next_path), status_code=303))
+
+
 @router.post("/mfa")
 def mfa(
     request: Request,
@@ -154,13 +165,14 @@ def mfa(
 ) -> Response:
     svc = services(request)
     svc.limiter.hit("mfa", principal.session.id)
-    try:
-        svc.signin.check_second_factor(
+    return _complete_sign_in(
+        request,
+        principal,
+        next,
+        lambda: svc.signin.check_second_factor(
             now=principal.now, operator_id=principal.operator.id, code=code, ip=principal.ip
-        )
-    except SignInFailed as exc:
-        return _second_factor_page(request, principal, "mfa.html", next, error=exc.message)
-    return _activate(request, principal, RedirectResponse(safe_next(next), status_code=303))
+        ),
+    )
 
 
 @router.post("/mfa/security-key")
@@ -176,18 +188,19 @@ def mfa_security_key(
     if principal.session.stage == "enroll":
         return RedirectResponse("/console/enroll", status_code=303)
     rp, challenge = take_challenge(request, principal)
-    try:
-        svc.signin.check_security_key(
+    return _complete_sign_in(
+        request,
+        principal,
+        next,
+        lambda: svc.signin.check_security_key(
             now=principal.now,
             operator_id=principal.operator.id,
             rp=rp,
             challenge=challenge,
             response=credential,
             ip=principal.ip,
-        )
-    except SignInFailed as exc:
-        return _second_factor_page(request, principal, "mfa.html", next, error=exc.message)
-    return _activate(request, principal, RedirectResponse(safe_next(next), status_code=303))
+        ),
+    )
 
 
 @router.get("/enroll")
