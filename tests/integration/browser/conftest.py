@@ -213,7 +213,10 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 640, "height": 480})
     try:
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        # Generous: these waits check what happens, not how fast. A payment behind a click
+        # is a dozen database commits and a processor call, and a 2-core CI machine runs
+        # the chaos and multi-node tests beside it (a 10 s limit ran out there once).
+        page.set_default_timeout(30_000)
         yield page
     finally:
         context.close()
