@@ -63,7 +63,11 @@ def test_paying_with_4242_marks_the_order_paid(page: Any, demo: Demo, artifacts:
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 1000
     page.click("#pay-button")
-    page.wait_for_url(f"{demo.shop}/orders/{order}")
+    try:
+        page.wait_for_url(f"{demo.shop}/orders/{order}")
+    except Exception:  # say where it stood, with the demo's own (redacted) log
+        state = page.get_attribute("#checkout", "data-state")
+        pytest.fail(f"no order page after paying; checkout {state}:\n{demo.log_text()[-4000:]}")
     # The order page refreshes itself until the signed webhook has marked the order paid.
     page.wait_for_selector("#order-status.status-paid", timeout=20_000)
     payment_id = page.inner_text("#payment-id")
