@@ -134,7 +134,13 @@ def test_no_card_data_in_logs_or_databases_after_the_browser_run(demo: Demo) -> 
     ]
     assert {p.name for p in files} >= {"vault.db", "vault.db-wal", "shop.db"}
     for path in files:
-        blob = path.read_bytes()
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            # A rollback journal the shop's SQLite removed between the listing and the read
+            # (the demo is still running and webhooks still arrive); the files stay checked.
+            assert path.name.endswith("-journal"), path
+            continue
         assert_no_card_data(blob, (CANARY_PAN, DECLINE))
         assert b'"' + CANARY_CVV.encode() + b'"' not in blob
         assert not re.search(rb"(cvc|cvv|csc)\W{0,8}" + CANARY_CVV.encode(), blob, re.I)
