@@ -56,6 +56,10 @@ def _type_card(page: Any, frame: Any, number: str) -> None:
 
 def test_paying_with_4242_marks_the_order_paid(page: Any, demo: Demo, artifacts: Path) -> None:
     refused = _watch_csp(page)
+    # For the failure message only: what the browser's network did (frames included).
+    network: list[str] = []
+    page.on("requestfailed", lambda r: network.append(f"failed {r.method} {r.url[:80]}"))
+    page.on("requestfinished", lambda r: network.append(f"done {r.method} {r.url[:80]}"))
     order, frame = _checkout(page, demo, "pen")
     _type_card(page, frame, CANARY_PAN)
     assert frame.locator("#cs-number").input_value() == "4242 4242 4242 4242"
@@ -67,7 +71,11 @@ def test_paying_with_4242_marks_the_order_paid(page: Any, demo: Demo, artifacts:
         page.wait_for_url(f"{demo.shop}/orders/{order}")
     except Exception:  # say where it stood, with the demo's own (redacted) log
         state = page.get_attribute("#checkout", "data-state")
-        pytest.fail(f"no order page after paying; checkout {state}:\n{demo.log_text()[-4000:]}")
+        shown = page.inner_text("#card-errors")
+        pytest.fail(
+            f"no order page after paying; checkout {state}, showing {shown!r};\n"
+            f"browser requests: {network[-12:]}\n" + demo.log_text()[-4000:]
+        )
     # The order page refreshes itself until the signed webhook has marked the order paid.
     page.wait_for_selector("#order-status.status-paid", timeout=20_000)
     payment_id = page.inner_text("#payment-id")
