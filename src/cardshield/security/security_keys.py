@@ -20,7 +20,6 @@ what a re-authentication asks for.
 from __future__ import annotations
 
 import ipaddress
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +35,10 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import parse_authentication_credential_json
+from webauthn.helpers import (
+    parse_authentication_credential_json,
+    parse_registration_credential_json,
+)
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
@@ -196,17 +198,6 @@ def clean_name(name: str) -> str:
     return printable[:NAME_MAX] or "Security key"
 
 
-def _transports(response: str) -> list[str]:
-    """The transports the browser reported (a hint for later sign-ins), known values only."""
-    try:
-        found = json.loads(response).get("response", {}).get("transports", [])
-    except (ValueError, AttributeError):
-        return []
-    if not isinstance(found, list):
-        return []
-    return sorted({t for t in found if isinstance(t, str) and t in _TRANSPORTS})
-
-
 def add_key(
     engine: Engine,
     rp: RelyingParty,
@@ -226,8 +217,9 @@ def add_key(
     if challenge is None:
         raise SecurityKeyRejected
     try:
+        credential = parse_registration_credential_json(response)
         verified = verify_registration_response(
-            credential=response,
+            credential=credential,
             expected_challenge=challenge,
             expected_rp_id=rp.id,
             expected_origin=rp.origin,
@@ -257,7 +249,8 @@ def add_key(
                         sign_count=verified.sign_count,
                         name=key.name,
                         aaguid=key.aaguid,
-                        transports=_transports(response),
+                        # The transports the browser reported: a hint for later sign-ins.
+                        transports=sorted({t.value for t in credential.response.transports or []}),
                         created_at=now,
                     )
                 )
