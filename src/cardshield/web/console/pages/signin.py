@@ -38,6 +38,8 @@ router = console_router(tags=["console"])
 
 Field = Annotated[str, Form(max_length=256)]
 CodeField = Annotated[str, Form(max_length=32)]
+# A second sign-in step, ready to run: SignInFailed if it does not pass.
+Step = Callable[[], object]
 NextField = Annotated[str, Form(max_length=512)]
 
 
@@ -145,8 +147,35 @@ def mfa_page(request: Request, principal: MfaPending) -> Response:
     )
 
 
+def _by_code(request: Request, principal: Principal, code: str, purpose: str) -> Step:
+    """The second step as a TOTP or recovery code."""
+    signin = services(request).signin
+    return lambda: signin.check_second_factor(
+        now=principal.now,
+        operator_id=principal.operator.id,
+        code=code,
+        ip=principal.ip,
+        purpose=purpose,
+    )
+
+
+def _by_key(request: Request, principal: Principal, credential: str, purpose: str) -> Step:
+    """The second step as a security key's answer; the session's challenge is taken now."""
+    signin = services(request).signin
+    rp, challenge = take_challenge(request, principal)
+    return lambda: signin.check_security_key(
+        now=principal.now,
+        operator_id=principal.operator.id,
+        rp=rp,
+        challenge=challenge,
+        response=credential,
+        ip=principal.ip,
+        purpose=purpose,
+    )
+
+
 def _complete_sign_in(
-    request: Request, principal: Principal, next_path: str, second_step: Callable[[], object]
+    request: Request, principal: Principal, next_path: str, second_step: Step
 ) -> Response:
     """``second_step`` (a code or a key), then an active session; the page again if not."""
     try:
@@ -163,16 +192,9 @@ def mfa(
     code: CodeField,
     next: NextField = "/console/",
 ) -> Response:
-    svc = services(request)
-    svc.limiter.hit("mfa", principal.session.id)
-    return _complete_sign_in(
-        request,
-        principal,
-        next,
-        lambda: svc.signin.check_second_factor(
-            now=principal.now, operator_id=principal.operator.id, code=code, ip=principal.ip
-        ),
-    )
+    services(request).limiter.hit("mfa", principal.session.id)
+    step = _by_code(request, principal, code, "login")
+    return _complete_sign_in(request, principal, next, step)
 
 
 @router.post("/mfa/security-key")
@@ -183,24 +205,11 @@ def mfa_security_key(
     next: NextField = "/console/",
 ) -> Response:
     """The second factor from a security key: the browser's ``get()`` answer as JSON."""
-    svc = services(request)
-    svc.limiter.hit("mfa", principal.session.id)
+    services(request).limiter.hit("mfa", principal.session.id)
     if principal.session.stage == "enroll":
         return RedirectResponse("/console/enroll", status_code=303)
-    rp, challenge = take_challenge(request, principal)
-    return _complete_sign_in(
-        request,
-        principal,
-        next,
-        lambda: svc.signin.check_security_key(
-            now=principal.now,
-            operator_id=principal.operator.id,
-            rp=rp,
-            challenge=challenge,
-            response=credential,
-            ip=principal.ip,
-        ),
-    )
+    step = _by_key(request, principal, credential, "login")
+    return _complete_sign_in(request, principal, next, step)
 
 
 @router.get("/enroll")
@@ -299,7 +308,7 @@ def _reauthenticate(
     principal: Principal,
     password: str,
     next_path: str,
-    second_step: Callable[[], object],
+    second_step: Step,
 ) -> Response:
     """The password, then ``second_step`` (a code or a key); a fresh confirmation if both
     pass, the page again with the one sign-in error if not."""
@@ -325,21 +334,9 @@ def reauth(
     code: CodeField,
     next: NextField = "/console/",
 ) -> Response:
-    svc = services(request)
-    svc.limiter.hit("mfa", principal.session.id)
-    return _reauthenticate(
-        request,
-        principal,
-        password,
-        next,
-        lambda: svc.signin.check_second_factor(
-            now=principal.now,
-            operator_id=principal.operator.id,
-            code=code,
-            ip=principal.ip,
-            purpose="reauth",
-        ),
-    )
+    services(request).limiter.hit("mfa", principal.session.id)
+    step = _by_code(request, principal, code, "reauth")
+    return _reauthenticate(request, principal, password, next, step)
 
 
 @router.post("/reauth/security-key")
@@ -351,21 +348,6 @@ def reauth_security_key(
     next: NextField = "/console/",
 ) -> Response:
     """The confirmation with the password and a security key instead of a code."""
-    svc = services(request)
-    svc.limiter.hit("mfa", principal.session.id)
-    rp, challenge = take_challenge(request, principal)
-    return _reauthenticate(
-        request,
-        principal,
-        password,
-        next,
-        lambda: svc.signin.check_security_key(
-            now=principal.now,
-            operator_id=principal.operator.id,
-            rp=rp,
-            challenge=challenge,
-            response=credential,
-            ip=principal.ip,
-            purpose="reauth",
-        ),
-    )
+    services(request).limiter.hit("mfa", principal.session.id)
+    step = _by_key(request, principal, credential, "reauth")
+    return _reauthenticate(request, principal, password, next, step)
