@@ -40,7 +40,7 @@ from cardshield.phone.ivr.flow import IvrFlow
 from cardshield.phone.ivr.service import capture_for
 from cardshield.phone.live import call_store
 from cardshield.redaction.logging import configure_logging
-from cardshield.runtime import open_runtime
+from cardshield.runtime import Runtime, open_runtime
 from cardshield.security.apikeys import SCOPES, create_key
 
 SCRATCH_PREFIX = "cardshield-canary"
@@ -202,20 +202,11 @@ def _in_process(settings: Settings, canary: Canary, run: FlowRun, now: datetime)
 
     keys = _keys(settings, run.merchant_id, now)
     rt = open_runtime(settings)
-    # The sandbox plays the processor for the canary, whatever is configured: a canary
-    # number must never reach a real processor.
-    sandbox = _sandbox(settings)
-    rt.payments = PaymentService(
-        rt.engine, rt.vault, lambda merchant_id: (sandbox, account_for(merchant_id))
-    )
-    app = create_app(rt, clock=lambda: now)  # the app's lifespan closes rt
-    try:
+    with _sandbox_payments(settings, rt) as payments:
+        rt.payments = payments
+        app = create_app(rt, clock=lambda: now)  # the app's lifespan closes rt
         with TestClient(app, raise_server_exceptions=False) as client:
             _http_flows(client, canary, run, keys, now, payments=True)
-    finally:
-        close = getattr(sandbox, "close", None)
-        if callable(close):
-            close()
 
 
 def _live(settings: Settings, server: str, canary: Canary, run: FlowRun, now: datetime) -> None:
@@ -227,14 +218,25 @@ def _live(settings: Settings, server: str, canary: Canary, run: FlowRun, now: da
         raise ReportError(f"cannot reach the server at {server} ({type(exc).__name__})") from exc
 
 
-def _sandbox(settings: Settings) -> Any:
-    return get_connector(
+@contextmanager
+def _sandbox_payments(settings: Settings, rt: Runtime) -> Iterator[PaymentService]:
+    """Payments over ``rt`` that go to the built-in sandbox, whatever is configured: a
+    canary number must never reach a real processor. The connector is closed after."""
+    sandbox = get_connector(
         "sandbox",
         {
             "database_url": settings.effective_database_url,
             "public_base": settings.effective_public_url,
         },
     )
+    try:
+        yield PaymentService(
+            rt.engine, rt.vault, lambda merchant_id: (sandbox, account_for(merchant_id))
+        )
+    finally:
+        close = getattr(sandbox, "close", None)
+        if callable(close):
+            close()
 
 
 class _NotedRecordings:
@@ -255,47 +257,47 @@ def _ivr_flow(settings: Settings, canary: Canary, run: FlowRun, now: datetime) -
     """A self-service IVR call: the canary keyed into the deployment's IVR, tokenized at
     once and charged through the sandbox. Every prompt it speaks is kept for the scan."""
     rt = open_runtime(settings)
-    sandbox = _sandbox(settings)
     try:
-        payments = PaymentService(
-            rt.engine, rt.vault, lambda merchant_id: (sandbox, account_for(merchant_id))
-        )
-        recordings = _NotedRecordings()
-        store = call_store(rt)
-        flow = IvrFlow(store, capture_for(rt, "phone-ivr"), payments, recordings)
-        call_sid = "CA" + secrets.token_hex(16)
-        exp = Expiry(year=now.year + 3, month=now.month)
-        prompts = [
-            flow.start(call_sid, merchant_id=run.merchant_id, amount=1234, currency="USD", now=now)
-        ]
-        keyed = (
-            ("confirm", "1"),
-            ("expiry", f"{exp.month:02d}{exp.year % 100:02d}"),
-            ("card", canary.phone.reveal()),
-            ("cvc", canary.cvv.reveal()),
-            ("postal", ""),
-        )
-        for step, digits in keyed:
-            prompts.append(flow.handle(call_sid, step, digits, now))
-        spoken = "\n".join(line for prompt in prompts for line in prompt.say)
-        run.responses.append(("ivr:prompts", spoken.encode("utf-8")))
-        state = store.get(call_sid)
-        if state.token:
-            run.tokens.append(state.token)
-        paused_around_card = recordings.requests == ["pause", "resume"]
-        run.steps.append(
-            Step(
-                "phone",
-                "IVR call keyed, tokenized and charged",
-                state.outcome == "approved" and paused_around_card,
-                f"outcome {state.outcome}; recording requests {'/'.join(recordings.requests)}",
-            )
-        )
+        with _sandbox_payments(settings, rt) as payments:
+            _ivr_call(rt, payments, canary, run, now)
     finally:
-        close = getattr(sandbox, "close", None)
-        if callable(close):
-            close()
         rt.close()
+
+
+def _ivr_call(
+    rt: Runtime, payments: PaymentService, canary: Canary, run: FlowRun, now: datetime
+) -> None:
+    recordings = _NotedRecordings()
+    store = call_store(rt)
+    flow = IvrFlow(store, capture_for(rt, "phone-ivr"), payments, recordings)
+    call_sid = "CA" + secrets.token_hex(16)
+    exp = Expiry(year=now.year + 3, month=now.month)
+    prompts = [
+        flow.start(call_sid, merchant_id=run.merchant_id, amount=1234, currency="USD", now=now)
+    ]
+    keyed = (
+        ("confirm", "1"),
+        ("expiry", f"{exp.month:02d}{exp.year % 100:02d}"),
+        ("card", canary.phone.reveal()),
+        ("cvc", canary.cvv.reveal()),
+        ("postal", ""),
+    )
+    for step, digits in keyed:
+        prompts.append(flow.handle(call_sid, step, digits, now))
+    spoken = "\n".join(line for prompt in prompts for line in prompt.say)
+    run.responses.append(("ivr:prompts", spoken.encode("utf-8")))
+    state = store.get(call_sid)
+    if state.token:
+        run.tokens.append(state.token)
+    paused_around_card = recordings.requests == ["pause", "resume"]
+    run.steps.append(
+        Step(
+            "phone",
+            "IVR call keyed, tokenized and charged",
+            state.outcome == "approved" and paused_around_card,
+            f"outcome {state.outcome}; recording requests {'/'.join(recordings.requests)}",
+        )
+    )
 
 
 def _phone_flow(canary: Canary, run: FlowRun) -> None:
