@@ -62,6 +62,18 @@ class SoftKey:
             separators=(",", ":"),
         ).encode()
 
+    def _answer(self, client_data: bytes, response: dict[str, Any]) -> str:
+        """A PublicKeyCredential as the browser serializes it (``toJSON()``)."""
+        return json.dumps(
+            {
+                "id": b64url(self.credential_id),
+                "rawId": b64url(self.credential_id),
+                "type": "public-key",
+                "response": {"clientDataJSON": b64url(client_data), **response},
+                "clientExtensionResults": {},
+            }
+        )
+
     def register(self, options: str | dict[str, Any], *, origin: str | None = None) -> str:
         """The ``navigator.credentials.create()`` answer to ``options``, as JSON."""
         opts = json.loads(options) if isinstance(options, str) else options
@@ -75,18 +87,8 @@ class SoftKey:
         auth_data = rp_hash + bytes([_UP | _AT]) + struct.pack(">I", self.counter) + attested
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         client_data = self._client_data("webauthn.create", opts["challenge"], origin)
-        return json.dumps(
-            {
-                "id": b64url(self.credential_id),
-                "rawId": b64url(self.credential_id),
-                "type": "public-key",
-                "response": {
-                    "clientDataJSON": b64url(client_data),
-                    "attestationObject": b64url(attestation),
-                    "transports": ["usb"],
-                },
-                "clientExtensionResults": {},
-            }
+        return self._answer(
+            client_data, {"attestationObject": b64url(attestation), "transports": ["usb"]}
         )
 
     def sign(
@@ -108,16 +110,7 @@ class SoftKey:
         signature = self.private_key.sign(
             auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
         )
-        return json.dumps(
-            {
-                "id": b64url(self.credential_id),
-                "rawId": b64url(self.credential_id),
-                "type": "public-key",
-                "response": {
-                    "clientDataJSON": b64url(client_data),
-                    "authenticatorData": b64url(auth_data),
-                    "signature": b64url(signature),
-                },
-                "clientExtensionResults": {},
-            }
+        return self._answer(
+            client_data,
+            {"authenticatorData": b64url(auth_data), "signature": b64url(signature)},
         )
