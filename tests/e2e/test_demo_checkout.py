@@ -50,8 +50,30 @@ def _type_card(page: Any, frame: Any, number: str) -> None:
     frame.locator("#cs-expiry").press_sequentially("1230")
     frame.locator("#cs-cvc").press_sequentially(CANARY_CVV)
     page.wait_for_selector("#checkout[data-complete=true]")
-    # Scroll first: a click while the page scrolls away from the focused frame can miss.
-    page.locator("#pay-button").scroll_into_view_if_needed()
+    # The page fixture's window holds the whole checkout (see tests/e2e/conftest.py).
+    assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+
+
+# Which element each pointer press reached, in the shop's page and in the card frame: when a
+# click on Pay is not heard, the failure says where it went.
+_HEARD = """() => {
+  window.__heard = [];
+  document.addEventListener(
+    'pointerdown', e => window.__heard.push(e.target.id || e.target.tagName), true);
+}"""
+
+
+def _listen(page: Any) -> list[Any]:
+    frames = [page.main_frame, *(f for f in page.frames if "/elements/v1/frame" in f.url)]
+    for frame in frames:
+        frame.evaluate(_HEARD)
+    return frames
+
+
+def _heard(frames: list[Any]) -> dict[str, Any]:
+    return {
+        ("page" if i == 0 else "frame"): f.evaluate("window.__heard") for i, f in enumerate(frames)
+    }
 
 
 def test_paying_with_4242_marks_the_order_paid(page: Any, demo: Demo, artifacts: Path) -> None:
@@ -66,6 +88,7 @@ def test_paying_with_4242_marks_the_order_paid(page: Any, demo: Demo, artifacts:
     shot = artifacts / "demo-shop-checkout.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 1000
+    listening = _listen(page)
     page.click("#pay-button")
     try:
         page.wait_for_url(f"{demo.shop}/orders/{order}")
@@ -74,6 +97,7 @@ def test_paying_with_4242_marks_the_order_paid(page: Any, demo: Demo, artifacts:
         shown = page.inner_text("#card-errors")
         pytest.fail(
             f"no order page after paying; checkout {state}, showing {shown!r};\n"
+            f"pointer presses heard: {_heard(listening)}\n"
             f"browser requests: {network[-12:]}\n" + demo.log_text()[-4000:]
         )
     # The order page refreshes itself until the signed webhook has marked the order paid.

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,9 +209,10 @@ def browser() -> Iterator[Any]:
             browser.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 640, "height": 480})
+@contextmanager
+def open_page(browser: Any, width: int = 640, height: int = 480) -> Iterator[Any]:
+    """A page in a fresh browser context, closed afterwards."""
+    context = browser.new_context(viewport={"width": width, "height": height})
     try:
         page = context.new_page()
         # Generous: these waits check what happens, not how fast. A payment behind a click
@@ -220,6 +222,12 @@ def page(browser: Any) -> Iterator[Any]:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    with open_page(browser) as page:
+        yield page
 
 
 @pytest.fixture(scope="session")
