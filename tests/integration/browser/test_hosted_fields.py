@@ -96,6 +96,9 @@ def test_tokenize_gives_the_page_a_token_and_card_metadata_only(
     )
     # The parent's style reached the fields (through the allow-list, as custom properties).
     assert number.evaluate("el => getComputedStyle(el).fontSize") == "17px"
+    # The page fits the window: a full-page screenshot of a taller page lays it out again,
+    # and the click just after could go to where the frame stood in that layout.
+    assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
     page.screenshot(path=str(artifacts / "hosted-fields-checkout.png"), full_page=True)
     assert (artifacts / "hosted-fields-checkout.png").stat().st_size > 1000
 
