@@ -1,4 +1,5 @@
-"""An agent screen connected to node A sees digits captured by node B.
+"""An agent screen connected to node A sees digits captured by node B; a caller's stream on
+node B and the agent's stream on node A hear each other, masked, through Redis.
 
 Two `cardshield serve` processes share one PostgreSQL database and one Redis database. An
 agent operator (created with `cardshield users add`) signs in through node A's console pages,
@@ -17,15 +18,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from cardshield.crypto import Secret
+from cardshield.phone.dsp import g711
+from cardshield.phone.dsp.generator import generate
+from cardshield.phone.dsp.goertzel.detector import detect
 from cardshield.phone.twilio_signature import sign
 from cardshield.security import totp
 from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
@@ -168,3 +174,61 @@ def test_agent_screen_on_node_a_sees_digits_captured_by_node_b(cluster: Cluster)
     for log in cluster.logs:
         if log.exists():
             assert_no_card_data(log.read_bytes())
+
+
+@contextmanager
+def _stream(url: str, stream_sid: str, call_sid: str, leg: str) -> Iterator[ClientConnection]:
+    """A media stream that has joined its side of the bridge (its first mark came back)."""
+    signature = {"X-Twilio-Signature": sign(AUTH_TOKEN, url, {})}
+    with connect(url, additional_headers=signature, open_timeout=10) as ws:
+        start = {
+            "streamSid": stream_sid,
+            "callSid": call_sid,
+            "tracks": ["inbound"],
+            "customParameters": {"leg": leg, "bridge": CALL},
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        }
+        ws.send(json.dumps({"event": "start", "streamSid": stream_sid, "start": start}))
+        ws.send(json.dumps({"event": "mark", "streamSid": stream_sid, "mark": {"name": "up"}}))
+        assert json.loads(str(ws.recv(timeout=10)))["mark"] == {"name": "up"}
+        yield ws
+
+
+def test_a_caller_on_node_b_and_an_agent_on_node_a_hear_each_other_through_redis(
+    cluster: Cluster,
+) -> None:
+    node_a, node_b = cluster.nodes
+    keyed = g711.encode(generate("1230", on_ms=90, off_ms=110, level_dbm0=-8).pcm16(), "mulaw")
+    keyed = keyed[: keyed.size - keyed.size % 160]
+    voice = g711.encode(  # the agent's side: a 440 Hz tone, not a digit
+        (3000 * np.sin(2 * np.pi * 440 * np.arange(160 * 25) / 8000)).astype(np.int16), "mulaw"
+    )
+    to_agent: list[bytes] = []
+    to_caller: list[bytes] = []
+    caller_url = f"ws://127.0.0.1:{node_b.port}/phone/twilio/media"
+    agent_url = f"ws://127.0.0.1:{node_a.port}/phone/twilio/media"
+    with (
+        _stream(caller_url, "MZc", CALL, "caller") as caller,
+        _stream(agent_url, "MZa", "CA" + "6" * 32, "agent") as agent,
+    ):
+        for n in range(keyed.size // 160):
+            payload = base64.b64encode(keyed[n * 160 : (n + 1) * 160].tobytes()).decode()
+            caller.send(
+                json.dumps({"event": "media", "streamSid": "MZc", "media": {"payload": payload}})
+            )
+            heard = json.loads(str(agent.recv(timeout=10)))
+            assert heard["streamSid"] == "MZa"
+            to_agent.append(base64.b64decode(heard["media"]["payload"]))
+            if n < voice.size // 160:
+                payload = base64.b64encode(voice[n * 160 : (n + 1) * 160].tobytes()).decode()
+                agent.send(
+                    json.dumps(
+                        {"event": "media", "streamSid": "MZa", "media": {"payload": payload}}
+                    )
+                )
+                heard = json.loads(str(caller.recv(timeout=10)))
+                assert heard["streamSid"] == "MZc"
+                to_caller.append(base64.b64decode(heard["media"]["payload"]))
+    assert b"".join(to_caller) == voice.tobytes()
+    assert len(detect(g711.decode(keyed, "mulaw"))) == 4  # what the caller keyed...
+    assert detect(g711.decode(np.frombuffer(b"".join(to_agent), np.uint8), "mulaw")) == []

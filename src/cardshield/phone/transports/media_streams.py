@@ -28,6 +28,13 @@ SAMPLES_PER_MS = 8
 KEYS = frozenset("0123456789*#ABCD")
 
 
+def mark_reply(message: dict[str, Any], stream_sid: str) -> dict[str, Any]:
+    """The acknowledgement of a ``mark``: the same mark, after the audio sent before it."""
+    mark = message.get("mark")
+    name = str(mark.get("name", "") if isinstance(mark, dict) else "")[:64]
+    return {"event": "mark", "streamSid": stream_sid, "mark": {"name": name}}
+
+
 class MediaStreamSession:
     def __init__(self, sink: DigitSink, *, masker: Callable[..., StreamMasker] = StreamMasker):
         self.sink = sink
@@ -61,8 +68,7 @@ class MediaStreamSession:
                 self._digit(digit, at, at, "message")
             return []  # captured, never forwarded
         if event == "mark":
-            name = str((message.get("mark") or {}).get("name", ""))[:64]
-            return [{"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}}]
+            return [mark_reply(message, self.stream_sid)]
         if event == "stop":
             self.stopped = True
             tail = self._masker.flush()

@@ -1,5 +1,7 @@
-"""Twilio voice webhooks for the secure IVR: ``/phone/twilio/voice`` answers a call,
-``/phone/twilio/ivr/{step}`` receives each Gather's digits.
+"""Twilio voice webhooks: for the secure IVR, ``/phone/twilio/voice`` answers a call and
+``/phone/twilio/ivr/{step}`` receives each Gather's digits; for agent-assisted capture,
+``/phone/twilio/connect`` connects the caller's call or the agent's call to the media socket
+as one leg of a bridge (see :mod:`cardshield.phone.transports.bridge`).
 
 These routes are open to the internet but authenticated by ``X-Twilio-Signature`` (checked
 in constant time over the URL Twilio called and the form parameters, before anything is
@@ -18,6 +20,7 @@ from cardshield.errors import CardshieldError, InvalidRequestError
 from cardshield.phone.ivr.flow import STEPS
 from cardshield.phone.ivr.service import ivr_flow
 from cardshield.phone.ivr.twiml import render
+from cardshield.phone.transports.bridge import BadBridge, connect_twiml, leg_of
 from cardshield.phone.twilio_signature import signature_valid
 from cardshield.runtime import Runtime
 from cardshield.security.permissions import Access, declare
@@ -116,3 +119,35 @@ def ivr_step(
         digits = "x"  # refused by every field check; never echoed
     prompt = ivr_flow(runtime).handle(_call_sid(form), step, digits, now)
     return _twiml(render(prompt, _action_base(request)))
+
+
+@router.post(
+    "/connect", name="bridge_connect", summary="Connect a call to the media socket as one leg"
+)
+def connect(
+    form: TwilioForm,
+    request: Request,
+    runtime: RuntimeDep,
+    leg: str = "caller",
+    bridge: str | None = None,
+) -> Response:
+    """The caller's call (``leg=caller``, bridged under its own CallSid) or the agent's call
+    (``leg=agent&bridge=<the caller's CallSid>``), connected to ``/phone/twilio/media``."""
+    if leg == "agent" and not bridge:
+        raise InvalidRequestError(
+            "The agent's leg needs bridge=<the caller's CallSid>.", param="bridge"
+        )
+    try:
+        joined = leg_of({"leg": leg, "bridge": bridge or _call_sid(form)})
+    except BadBridge as exc:
+        raise InvalidRequestError(f"{exc}.", param=exc.param) from None
+    assert joined is not None  # both parameters are given
+    return _twiml(connect_twiml(media_url(runtime, request), joined))
+
+
+def media_url(runtime: Runtime, request: Request) -> str:
+    """The media socket's ``wss://`` URL (``ws://`` for a plain-HTTP deployment)."""
+    base = runtime.settings.effective_public_url if runtime.settings.public_url else None
+    http = f"{base}/phone/twilio/media" if base else str(request.url_for("media_stream"))
+    scheme, _, rest = http.partition("://")
+    return f"{'wss' if scheme in ('https', 'wss') else 'ws'}://{rest}"

@@ -1,0 +1,350 @@
+"""The bridge between the caller's stream and the agent's stream: the hubs (in process, and
+Redis as two nodes would use it), the bridge parameters, the TwiML that connects each call,
+and a whole bridged call over the media socket: the agent's stream carries the caller's
+speech with every keyed digit masked, the caller's stream carries the agent's voice, and
+the card the caller keyed is captured and charged."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import numpy as np
+import pytest
+import redis
+from starlette.websockets import WebSocketDisconnect
+
+from cardshield.phone.dsp import g711
+from cardshield.phone.dsp.goertzel.detector import detect
+from cardshield.phone.dsp.masker import LATENCY_SAMPLES
+from cardshield.phone.dsp.resample import resample
+from cardshield.phone.transports.bridge import (
+    OWNER_TTL_S,
+    BadBridge,
+    BridgeHub,
+    Leg,
+    LegTaken,
+    LocalHub,
+    RedisHub,
+    inbound_payload,
+    leg_of,
+)
+from cardshield.phone.twilio_signature import sign
+from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
+from tests.databases import require_redis, sqlite_database
+from tests.unit.phone.conftest import require_tool
+from tests.unit.phone.ivr.harness import AUTH_TOKEN, Phone, assert_no_cvv, phone_world
+from tests.unit.phone.transports.test_media_streams import (
+    CALL,
+    FRAME,
+    MEDIA_URL,
+    agent_session,
+    keyed,
+    media,
+    open_agent,
+    speech,
+    until,
+)
+
+B64 = base64.b64encode(b"\xff" * FRAME).decode()
+
+
+# ---- bridge parameters --------------------------------------------------------------------
+
+
+def test_a_stream_without_bridge_parameters_is_unpaired() -> None:
+    assert leg_of({}) is None
+    assert leg_of({"other": "x"}) is None
+    assert leg_of({"leg": "agent", "bridge": CALL}) == Leg(CALL, "agent")
+    assert Leg(CALL, "agent").other == "caller" and Leg(CALL, "caller").other == "agent"
+
+
+@pytest.mark.parametrize(
+    ("custom", "param"),
+    [
+        ({"leg": "caller"}, "bridge"),
+        ({"bridge": CALL}, "leg"),
+        ({"leg": "listener", "bridge": CALL}, "leg"),
+        ({"leg": "agent", "bridge": "CA 1"}, "bridge"),
+        ({"leg": "agent", "bridge": "x" * 65}, "bridge"),
+        ({"leg": "agent", "bridge": ""}, "bridge"),
+    ],
+)
+def test_half_or_malformed_bridge_parameters_are_refused(
+    custom: dict[str, str], param: str
+) -> None:
+    with pytest.raises(BadBridge) as raised:
+        leg_of(custom)
+    assert raised.value.param == param
+
+
+def test_only_checked_inbound_audio_is_relayed() -> None:
+    def message(**media: Any) -> dict[str, Any]:
+        return {"event": "media", "media": {"track": "inbound", "payload": B64, **media}}
+
+    assert inbound_payload(message()) == B64
+    assert inbound_payload(message(track="outbound")) is None
+    assert inbound_payload(message(payload="not base64!")) is None
+    assert inbound_payload(message(payload="")) is None
+    assert inbound_payload(message(payload="QUFB" * 5000)) is None  # over 16 KiB
+    assert inbound_payload({"event": "dtmf", "dtmf": {"digit": "4"}}) is None
+    assert inbound_payload({"event": "media", "media": "x"}) is None
+
+
+# ---- hubs ---------------------------------------------------------------------------------
+
+
+async def _relays_both_ways(first: BridgeHub, second: BridgeHub, bridge: str) -> None:
+    caller, agent = Leg(bridge, "caller"), Leg(bridge, "agent")
+    async with first.join(caller) as c, second.join(agent) as a:
+        await c.send("Y2FsbGVy")
+        assert await asyncio.wait_for(a.receive(), 5) == "Y2FsbGVy"
+        await a.send("YWdlbnQ=")
+        assert await asyncio.wait_for(c.receive(), 5) == "YWdlbnQ="
+        # Each side is held once: a second stream naming it is refused, on either hub.
+        for hub in (first, second):
+            with pytest.raises(LegTaken):
+                async with hub.join(agent):
+                    pass
+        # Nothing comes back to the sender: a side hears only the other side.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(c.receive(), 0.3)
+    # Once the stream has ended, its side can be taken again (a reconnecting stream).
+    async with second.join(agent), first.join(caller):
+        pass
+
+
+def test_the_in_process_hub_relays_between_the_two_sides_only() -> None:
+    hub = LocalHub()
+    asyncio.run(_relays_both_ways(hub, hub, "CA" + uuid.uuid4().hex))
+
+
+def test_audio_for_a_side_nobody_holds_is_dropped_and_a_stalled_side_drops_the_excess() -> None:
+    async def run() -> None:
+        hub = LocalHub()
+        caller, agent = Leg("CAx", "caller"), Leg("CAx", "agent")
+        async with hub.join(caller) as c:
+            await c.send("ZHJvcHBlZA==")  # the agent has not connected yet
+            async with hub.join(agent) as a:
+                for n in range(300):
+                    await c.send(base64.b64encode(str(n).encode()).decode())
+                await asyncio.sleep(0.05)
+                got = [base64.b64decode(await a.receive()).decode() for _ in range(250)]
+                assert got == [str(n) for n in range(250)]  # the oldest 5 s, then drops
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(a.receive(), 0.2)
+
+    asyncio.run(run())
+
+
+def test_the_redis_hub_relays_between_two_nodes_and_claims_each_side_once() -> None:
+    url = require_redis()
+    bridge = "CA" + uuid.uuid4().hex
+    owner = f"cardshield:bridge:{bridge}:agent:owner"
+    client = redis.Redis.from_url(url)
+
+    async def run() -> None:
+        node_a, node_b = RedisHub(url), RedisHub(url)
+        await _relays_both_ways(node_a, node_b, bridge)
+        async with node_b.join(Leg(bridge, "agent")):
+            # The claim lapses on its own if the node holding it dies.
+            assert 0 < client.ttl(owner) <= OWNER_TTL_S
+        assert client.exists(owner) == 0  # given up when the stream ended
+
+    asyncio.run(run())
+
+
+# ---- TwiML --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def phone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[Phone]:
+    yield from phone_world(sqlite_database(tmp_path), caplog)
+
+
+def _connect(phone: Phone, query: str, call_sid: str = CALL) -> Any:
+    url = f"http://testserver/phone/twilio/connect{query}"
+    form = {"CallSid": call_sid}
+    headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, url, form)}
+    return phone.client.post(url, data=form, headers=headers)
+
+
+def _stream(twiml: str) -> tuple[str, dict[str, str]]:
+    (stream,) = ElementTree.fromstring(twiml).iter("Stream")
+    params = {p.attrib["name"]: p.attrib["value"] for p in stream.iter("Parameter")}
+    return stream.attrib["url"], params
+
+
+def test_connect_answers_each_call_with_its_leg_of_the_bridge(phone: Phone) -> None:
+    caller = _connect(phone, "")
+    assert caller.status_code == 200 and caller.headers["content-type"] == "application/xml"
+    assert _stream(caller.text) == (MEDIA_URL, {"leg": "caller", "bridge": CALL})
+    agent = _connect(phone, f"?leg=agent&bridge={CALL}", call_sid="CA" + "9" * 32)
+    assert _stream(agent.text) == (MEDIA_URL, {"leg": "agent", "bridge": CALL})
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [("?leg=agent", "bridge"), ("?leg=spy", "leg"), ("?leg=agent&bridge=CA%3B1", "bridge")],
+)
+def test_connect_refuses_a_leg_it_cannot_place(phone: Phone, query: str, param: str) -> None:
+    response = _connect(phone, query)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == param
+
+
+def test_connect_needs_twilio_signature(phone: Phone) -> None:
+    response = phone.client.post("/phone/twilio/connect", data={"CallSid": CALL})
+    assert response.status_code == 403
+
+
+def test_connect_names_the_public_wss_url_behind_a_proxy(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for phone in phone_world(
+        sqlite_database(tmp_path), caplog, public_url="https://pay.example.com"
+    ):
+        url = "https://pay.example.com/phone/twilio/connect"
+        headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, url, {"CallSid": CALL})}
+        response = phone.client.post(
+            "/phone/twilio/connect", data={"CallSid": CALL}, headers=headers
+        )
+        assert _stream(response.text)[0] == "wss://pay.example.com/phone/twilio/media"
+
+
+# ---- a whole bridged call -----------------------------------------------------------------
+
+
+def _start(stream_sid: str, call_sid: str, custom: dict[str, str]) -> str:
+    details = {
+        "streamSid": stream_sid,
+        "callSid": call_sid,
+        "tracks": ["inbound"],
+        "customParameters": custom,
+        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+    }
+    return json.dumps({"event": "start", "streamSid": stream_sid, "start": details})
+
+
+def _open_stream(phone: Phone, stream_sid: str, call_sid: str, custom: dict[str, str]) -> Any:
+    """A started stream, once the server has taken its ``start`` (its first mark comes back)."""
+    headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, MEDIA_URL, {})}
+    ws = phone.client.websocket_connect("/phone/twilio/media", headers=headers).__enter__()
+    ws.send_text(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+    ws.send_text(_start(stream_sid, call_sid, custom))
+    ws.send_text(json.dumps({"event": "mark", "streamSid": stream_sid, "mark": {"name": "up"}}))
+    assert json.loads(ws.receive_text()) == {
+        "event": "mark",
+        "streamSid": stream_sid,
+        "mark": {"name": "up"},
+    }
+    return ws
+
+
+def _audio(reply: str, stream_sid: str) -> bytes:
+    out = json.loads(reply)
+    assert out["event"] == "media" and out["streamSid"] == stream_sid
+    return base64.b64decode(out["media"]["payload"])
+
+
+@pytest.fixture(params=["in process", "redis"])
+def bridged(request: pytest.FixtureRequest, tmp_path: Path, caplog: Any) -> Iterator[Phone]:
+    settings: dict[str, Any] = {}
+    if request.param == "redis":
+        settings["redis_url"] = require_redis()
+        client = redis.Redis.from_url(settings["redis_url"])
+        client.delete(*(f"cardshield:bridge:{CALL}:{side}:owner" for side in ("caller", "agent")))
+    yield from phone_world(sqlite_database(tmp_path), caplog, **settings)
+
+
+def test_a_bridged_call_gives_the_agent_masked_audio_and_the_caller_the_agents_voice(
+    bridged: Phone, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    phone = bridged
+    multimon = require_tool("multimon-ng")
+    talk = speech(tmp_path)
+    audio = np.concatenate(
+        [talk[0], keyed("1230#"), keyed(CANARY_PAN + "#"), keyed(CANARY_CVV + "#"), talk[1]]
+    )
+    codes = g711.encode(audio, "mulaw")
+    voice = g711.encode(talk[1][: FRAME * 50], "mulaw")  # the agent talking back
+    token, csrf = agent_session(phone)
+    sent: list[str] = []
+    with open_agent(phone, token, csrf) as screen:
+        screen.send_text(json.dumps({"action": "start"}))
+        until(screen, lambda v: v.get("step") == "expiry")
+        caller = _open_stream(phone, "MZcaller", CALL, {"leg": "caller", "bridge": CALL})
+        agent = _open_stream(phone, "MZagent", "CA" + "9" * 32, {"leg": "agent", "bridge": CALL})
+        try:
+            # A second agent stream on the same call is refused: nobody listens in.
+            headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, MEDIA_URL, {})}
+            with phone.client.websocket_connect("/phone/twilio/media", headers=headers) as spy:
+                spy.send_text(_start("MZspy", "CA" + "8" * 32, {"leg": "agent", "bridge": CALL}))
+                with pytest.raises(WebSocketDisconnect) as refused:
+                    spy.receive_text()
+                assert refused.value.code == 1008
+            heard_by_agent: list[bytes] = []
+            heard_by_caller: list[bytes] = []
+            for n, i in enumerate(range(0, len(codes) - FRAME + 1, FRAME)):
+                caller.send_text(json.dumps(media(codes[i : i + FRAME], n)))
+                reply = agent.receive_text()
+                sent.append(reply)
+                heard_by_agent.append(_audio(reply, "MZagent"))
+                if n < len(voice) // FRAME:
+                    agent.send_text(json.dumps(media(voice[n * FRAME : (n + 1) * FRAME], n)))
+                    heard_by_caller.append(_audio(caller.receive_text(), "MZcaller"))
+            caller.send_text(json.dumps({"event": "stop", "streamSid": "MZcaller"}))
+            heard_by_agent.append(_audio(agent.receive_text(), "MZagent"))  # the masker's tail
+            agent.send_text(json.dumps({"event": "stop", "streamSid": "MZagent"}))
+        finally:
+            caller.__exit__(None, None, None)
+            agent.__exit__(None, None, None)
+        ready = until(screen, lambda v: v.get("ready"))
+        assert ready["fields"]["card"]["display"].endswith(CANARY_PAN[-4:])
+        assert {f: v["status"] for f, v in ready["fields"].items()} == dict.fromkeys(
+            ("expiry", "card", "cvc"), "valid"
+        )
+        screen.send_text(json.dumps({"action": "charge", "amount": 2599, "currency": "EUR"}))
+        assert until(screen, lambda v: v.get("outcome") is not None)["outcome"] == "approved"
+
+    # The caller hears the agent exactly as the agent spoke.
+    assert b"".join(heard_by_caller) == voice.tobytes()[: len(heard_by_caller) * FRAME]
+    assert len(heard_by_caller) == len(voice) // FRAME
+    # The agent hears the whole call, with no digit the detector or multimon-ng can find...
+    out = np.frombuffer(b"".join(heard_by_agent), np.uint8)
+    assert out.size == codes.size - codes.size % FRAME + LATENCY_SAMPLES
+    masked = g711.decode(out, "mulaw").astype(np.float64)
+    assert len(detect(g711.decode(codes, "mulaw"))) >= 20  # the caller keyed plenty
+    assert detect(masked) == []
+    raw = np.clip(np.rint(resample(masked, 8000, 22050)), -32768, 32767).astype("<i2")
+    heard = subprocess.run(
+        [multimon, "-q", "-a", "DTMF", "-t", "raw", "-"],
+        input=raw.tobytes(),
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    assert "DTMF" not in heard
+    # ...and the caller's speech unchanged after the masker's fixed delay.
+    n = len(talk[0]) - 800
+    assert np.mean(out[LATENCY_SAMPLES : LATENCY_SAMPLES + n] == codes[:n]) > 0.99
+    # Canary: not in any message the agent's stream got, nor in the logs.
+    for text in (*sent, caplog.text):
+        assert_no_card_data(text)
+    assert_no_cvv(caplog.text, CANARY_CVV)
+    assert "phone.bridge.joined" in caplog.text and "phone.bridge.left" in caplog.text
+
+
+def test_a_stream_with_half_a_bridge_is_refused(phone: Phone) -> None:
+    headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, MEDIA_URL, {})}
+    with phone.client.websocket_connect("/phone/twilio/media", headers=headers) as ws:
+        ws.send_text(_start("MZ1", CALL, {"leg": "agent"}))
+        with pytest.raises(WebSocketDisconnect) as refused:
+            ws.receive_text()
+    assert refused.value.code == 1008
