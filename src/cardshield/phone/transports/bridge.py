@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from twilio.twiml.voice_response import Connect, VoiceResponse  # type: ignore[import-untyped]
 
 from cardshield.redaction.logging import get_logger
@@ -210,10 +211,12 @@ class RedisHub:
                 await pubsub.subscribe(channel(leg.bridge, leg.side))
                 yield _RedisPort(client, pubsub, leg, owner)
             finally:
-                try:
+                # With Redis gone there is nothing to tidy: the subscription went with the
+                # connection, and the claim lapses on its own within OWNER_TTL_S.
+                with suppress(RedisError, OSError):
                     await pubsub.unsubscribe()
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-                finally:
+                with suppress(RedisError, OSError):
                     await client.eval(_RELEASE, 1, owner, token)
         finally:
             await client.aclose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -348,3 +349,19 @@ def test_a_stream_with_half_a_bridge_is_refused(phone: Phone) -> None:
         with pytest.raises(WebSocketDisconnect) as refused:
             ws.receive_text()
     assert refused.value.code == 1008
+
+
+def test_a_bridged_stream_is_closed_while_redis_is_down(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{s.getsockname()[1]}/0"
+    for phone in phone_world(sqlite_database(tmp_path), caplog, redis_url=url):
+        headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, MEDIA_URL, {})}
+        with phone.client.websocket_connect("/phone/twilio/media", headers=headers) as ws:
+            ws.send_text(_start("MZ1", CALL, {"leg": "caller", "bridge": CALL}))
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+        assert closed.value.code == 1011
+        assert "phone.bridge.unavailable" in caplog.text
