@@ -22,6 +22,7 @@ import pytest
 import redis
 from starlette.websockets import WebSocketDisconnect
 
+from cardshield.compliance.report.flows import captured_logs
 from cardshield.phone.dsp import g711
 from cardshield.phone.dsp.goertzel.detector import detect
 from cardshield.phone.dsp.masker import LATENCY_SAMPLES
@@ -278,7 +279,8 @@ def test_a_bridged_call_gives_the_agent_masked_audio_and_the_caller_the_agents_v
     voice = g711.encode(talk[1][: FRAME * 50], "mulaw")  # the agent talking back
     token, csrf = agent_session(phone)
     sent: list[str] = []
-    with open_agent(phone, token, csrf) as screen:
+    # The process's own logging configuration (redacting, JSON) writes the test's log capture.
+    with captured_logs() as logs, open_agent(phone, token, csrf) as screen:
         screen.send_text(json.dumps({"action": "start"}))
         until(screen, lambda v: v.get("step") == "expiry")
         caller = _open_stream(phone, "MZcaller", CALL, {"leg": "caller", "bridge": CALL})
@@ -336,10 +338,12 @@ def test_a_bridged_call_gives_the_agent_masked_audio_and_the_caller_the_agents_v
     n = len(talk[0]) - 800
     assert np.mean(out[LATENCY_SAMPLES : LATENCY_SAMPLES + n] == codes[:n]) > 0.99
     # Canary: not in any message the agent's stream got, nor in the logs.
-    for text in (*sent, caplog.text):
+    log_text = logs.getvalue() + caplog.text
+    for text in (*sent, log_text):
         assert_no_card_data(text)
-    assert_no_cvv(caplog.text, CANARY_CVV)
-    assert "phone.bridge.joined" in caplog.text and "phone.bridge.left" in caplog.text
+    assert_no_cvv(log_text, CANARY_CVV)
+    assert "phone.bridge.joined" in log_text and "phone.bridge.left" in log_text
+    assert "phone.stream.stop" in log_text  # the capture logged the call
 
 
 def test_a_stream_with_half_a_bridge_is_refused(phone: Phone) -> None:
@@ -359,9 +363,12 @@ def test_a_bridged_stream_is_closed_while_redis_is_down(
         url = f"redis://127.0.0.1:{s.getsockname()[1]}/0"
     for phone in phone_world(sqlite_database(tmp_path), caplog, redis_url=url):
         headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, MEDIA_URL, {})}
-        with phone.client.websocket_connect("/phone/twilio/media", headers=headers) as ws:
+        with (
+            captured_logs() as logs,
+            phone.client.websocket_connect("/phone/twilio/media", headers=headers) as ws,
+        ):
             ws.send_text(_start("MZ1", CALL, {"leg": "caller", "bridge": CALL}))
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_text()
         assert closed.value.code == 1011
-        assert "phone.bridge.unavailable" in caplog.text
+        assert "phone.bridge.unavailable" in logs.getvalue()
