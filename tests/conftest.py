@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from cardshield.redaction.logging import configure_logging
 
@@ -43,6 +47,31 @@ def _cardshield_logging() -> None:
     """Configure logging as every cardshield process does, so that structlog events go
     through the stdlib (and so reach ``caplog``) and through redaction."""
     configure_logging(level="DEBUG", stream=LOG_SINK)
+
+
+def _ours(handlers: list[logging.Handler]) -> list[logging.Handler]:
+    """The root handlers that are not pytest's own (it adds and removes those per phase)."""
+    return [h for h in handlers if not type(h).__module__.startswith("_pytest")]
+
+
+@pytest.fixture(autouse=True)
+def _logging_put_back() -> Iterator[None]:
+    """After each test, the session's logging as it was before. A test that configures
+    logging (the CLI does, for its process) must not leave structlog printing past the
+    stdlib: ``caplog`` would then be empty for every later test in the worker, and each
+    canary check on it would pass without reading a single event."""
+    root = logging.getLogger()
+    handlers, level, factory = _ours(root.handlers), root.level, logging.getLogRecordFactory()
+    config, hook = structlog.get_config(), sys.excepthook
+    yield
+    for handler in _ours(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+    logging.setLogRecordFactory(factory)
+    structlog.configure(**config)
+    sys.excepthook = hook
 
 
 @pytest.fixture

@@ -125,3 +125,22 @@ def test_redact_value_masks_security_codes_by_their_key() -> None:
         "cvv_attempts": 3,
         "items": [{"card[cvc]": "***"}],
     }
+
+
+# The two tests below run in this order (pytest keeps a file's order): the first leaves
+# logging as a careless test would, and the second must still see events in ``caplog``,
+# because every canary check on ``caplog`` relies on that (tests/conftest.py puts it back).
+def test_a_test_that_leaves_logging_reset() -> None:
+    import structlog
+
+    structlog.reset_defaults()  # structlog's default prints past the stdlib
+    logging.getLogger().handlers.clear()
+
+
+def test_the_next_test_still_reads_structlog_events_in_caplog(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    get_logger("cardshield.test").info("probe.event", card=CANARY_PAN)
+    assert "probe.event" in caplog.text
+    assert CANARY_PAN not in caplog.text  # and through redaction

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import structlog
 from sqlalchemy import Engine
 
 from cardshield.cards import CVV, PAN, Expiry
@@ -109,4 +108,3 @@ def redacting_logs() -> Iterator[list[logging.LogRecord]]:
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.setLogRecordFactory(factory)
-    structlog.reset_defaults()

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
@@ -37,7 +36,6 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.setLogRecordFactory(factory)
-    structlog.reset_defaults()
 
 
 def _run(data_dir: Path, *args: str) -> tuple[int, str, str]:

@@ -364,8 +364,6 @@ def test_no_card_data_leaves_even_if_an_event_holds_some(
 ) -> None:
     import io
 
-    import structlog
-
     from cardshield.redaction.logging import configure_logging
     from cardshield.storage.schema import events
     from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
@@ -407,7 +405,6 @@ def test_no_card_data_leaves_even_if_an_event_holds_some(
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         logging.setLogRecordFactory(saved[2])
-        structlog.reset_defaults()
     (got,) = receiver.delivered()
     assert_no_card_data(got.body)
     assert CANARY_CVV not in got.body.decode()

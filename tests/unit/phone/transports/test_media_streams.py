@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
+from cardshield.compliance.report.flows import captured_logs
 from cardshield.crypto import Secret
 from cardshield.phone.calls import phone_calls
 from cardshield.phone.dsp import g711, talkoff
@@ -117,7 +118,9 @@ def test_a_whole_call_is_masked_captured_and_charged(
     talk = speech(tmp_path)
     token, csrf = agent_session(phone)
     agent_messages: list[str] = []
-    with open_agent(phone, token, csrf) as agent:
+    # The process's own logging configuration (redacting, JSON) writes the test's log capture:
+    # pytest's capture can be left empty by another test's logging setup.
+    with captured_logs() as logs, open_agent(phone, token, csrf) as agent:
         agent.send_text(json.dumps({"action": "start"}))
         view = until(agent, lambda v: v.get("step") == "expiry")
         agent_messages.append(json.dumps(view))
@@ -202,7 +205,9 @@ def test_a_whole_call_is_masked_captured_and_charged(
     # Canary: nowhere outside the vault.
     # (audio payloads are base64 noise: the digits in them are checked above by ear)
     headers_only = [json.dumps({**json.loads(m), "media": None}) for m in sent]
-    for text in (*agent_messages, *headers_only, caplog.text, repr(row)):
+    log_text = logs.getvalue() + caplog.text
+    assert "phone.stream.stop" in log_text  # the call really was logged
+    for text in (*agent_messages, *headers_only, log_text, repr(row)):
         assert_no_card_data(text)
         assert_no_cvv(text.replace(f'"version": {CANARY_CVV}', ""), CANARY_CVV)
     for message in sent:
