@@ -42,6 +42,20 @@ def assert_no_card_data(blob: str | bytes, pans: tuple[str, ...] = (CANARY_PAN,)
         assert pan not in squeezed, "full PAN found in output once separators are removed"
 
 
+def assert_no_cvv(text: str, cvv: str = CANARY_CVV) -> None:
+    """Fail if ``text`` holds the security code as a value of its own, or just after a
+    code's name (``cvv737``, ``cvc=737``). Three digits also turn up by chance inside ids and
+    hashes (``evt_3f7aed1fc737aef9``) and longer numbers (ports), so a code touching a letter
+    or digit is a leak only when a code's name comes right before it."""
+    alone = re.search(rf"(?<![0-9A-Za-z]){cvv}(?![0-9A-Za-z])", text)
+    if alone is not None:  # where, with the code itself starred out
+        near = text[max(0, alone.start() - 40) : alone.end() + 40].replace(cvv, "*" * len(cvv))
+        raise AssertionError(f"CVV found in output: ...{near}...")
+    named = re.search(rf"(cvc|cvv|csc|cvn|security.?code)\W{{0,8}}{cvv}(?![0-9])", text, re.I)
+    if named is not None:  # raised, not asserted: pytest would print the match, code and all
+        raise AssertionError("CVV found in output, after its name")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _cardshield_logging() -> None:
     """Configure logging as every cardshield process does, so that structlog events go

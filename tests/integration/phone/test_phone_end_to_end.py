@@ -19,9 +19,9 @@ from sqlalchemy import MetaData, select
 from cardshield.payments.webhooks import create_endpoint
 from cardshield.payments.webhooks.delivery import deliver_due
 from cardshield.phone.calls import phone_calls
-from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
+from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data, assert_no_cvv
 from tests.databases import postgres_database
-from tests.unit.phone.ivr.harness import NOW, Phone, assert_no_cvv, phone_world
+from tests.unit.phone.ivr.harness import NOW, Phone, phone_world
 from tests.unit.phone.ivr.test_ivr_webhooks import pay, said
 
 pytestmark = [pytest.mark.integration]

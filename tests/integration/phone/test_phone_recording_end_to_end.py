@@ -32,10 +32,10 @@ from cardshield.phone.dsp.goertzel.detector import detect
 from cardshield.phone.dsp.resample import resample
 from cardshield.phone.dsp.wav import Audio, read_wav, write_wav
 from cardshield.phone.twilio_signature import sign
-from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
+from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data, assert_no_cvv
 from tests.databases import postgres_database
 from tests.unit.phone.conftest import require_tool
-from tests.unit.phone.ivr.harness import AUTH_TOKEN, Phone, assert_no_cvv, phone_world
+from tests.unit.phone.ivr.harness import AUTH_TOKEN, Phone, phone_world
 from tests.unit.phone.transports.test_media_streams import (
     CALL,
     FRAME,

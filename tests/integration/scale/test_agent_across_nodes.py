@@ -34,9 +34,8 @@ from cardshield.phone.dsp.generator import generate
 from cardshield.phone.dsp.goertzel.detector import detect
 from cardshield.phone.twilio_signature import sign
 from cardshield.security import totp
-from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
+from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data, assert_no_cvv
 from tests.integration.scale.harness import Cluster, make_cluster
-from tests.unit.phone.ivr.harness import assert_no_cvv
 from tests.unit.web.console.support import b32decode, csrf_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120)]

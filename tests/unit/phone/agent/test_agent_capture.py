@@ -14,9 +14,9 @@ from cardshield.phone.agent.service import agent_control, keypad
 from cardshield.phone.agent.view import masked_view
 from cardshield.phone.calls import CallStore
 from cardshield.storage.schema import audit_log
-from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
+from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data, assert_no_cvv
 from tests.databases import sqlite_database
-from tests.unit.phone.ivr.harness import NOW, Phone, assert_no_cvv, phone_world
+from tests.unit.phone.ivr.harness import NOW, Phone, phone_world
 
 CALL = "CA" + "3" * 32
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -119,8 +118,3 @@ def phone_world(
     finally:
         fake.close()
         engine.dispose()
-
-
-def assert_no_cvv(text: str, cvv: str) -> None:
-    """The security code as a number of its own (not inside a longer number: ports, ids)."""
-    assert re.search(rf"(?<![0-9]){cvv}(?![0-9])", text) is None, "CVV found in output"

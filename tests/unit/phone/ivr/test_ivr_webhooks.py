@@ -14,9 +14,9 @@ from sqlalchemy import select
 from cardshield.cards import TEST_CARDS, Outcome
 from cardshield.phone.calls import phone_calls
 from cardshield.storage.schema import payments
-from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
+from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data, assert_no_cvv
 from tests.databases import postgres_database, sqlite_database
-from tests.unit.phone.ivr.harness import ACCOUNT_SID, Phone, assert_no_cvv, phone_world
+from tests.unit.phone.ivr.harness import ACCOUNT_SID, Phone, phone_world
 
 CARD_STEPS = ("expiry", "card", "cvc")
 

@@ -31,10 +31,10 @@ from cardshield.security import sessions
 from cardshield.security.permissions import Role
 from cardshield.storage.schema import payments
 from cardshield.web.console.services import ConsoleServices
-from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data
+from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data, assert_no_cvv
 from tests.databases import sqlite_database
 from tests.unit.phone.conftest import require_tool
-from tests.unit.phone.ivr.harness import AUTH_TOKEN, NOW, Phone, assert_no_cvv, phone_world
+from tests.unit.phone.ivr.harness import AUTH_TOKEN, NOW, Phone, phone_world
 from tests.unit.security.operator_support import FAST_HASHER, PASSWORD
 
 MEDIA_URL = "ws://testserver/phone/twilio/media"
