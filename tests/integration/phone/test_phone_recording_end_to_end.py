@@ -29,12 +29,11 @@ from numpy.typing import NDArray
 from cardshield.compliance.report.flows import captured_logs
 from cardshield.phone.dsp import g711
 from cardshield.phone.dsp.goertzel.detector import detect
-from cardshield.phone.dsp.resample import resample
 from cardshield.phone.dsp.wav import Audio, read_wav, write_wav
 from cardshield.phone.twilio_signature import sign
 from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data, assert_no_cvv
 from tests.databases import postgres_database
-from tests.unit.phone.conftest import require_tool
+from tests.unit.phone.conftest import multimon_hears, require_tool
 from tests.unit.phone.ivr.harness import AUTH_TOKEN, Phone, phone_world
 from tests.unit.phone.transports.test_media_streams import (
     CALL,
@@ -90,15 +89,7 @@ def play_call(phone: Phone, codes: NDArray[np.uint8], oob_at: int) -> bytes:
 
 def dtmf_heard(multimon: str, wav: Path) -> list[str]:
     """What multimon-ng decodes as DTMF in a recording (it wants 22.05 kHz raw samples)."""
-    samples = read_wav(wav).linear()[:, 0].astype(np.float64)
-    raw = np.clip(np.rint(resample(samples, 8000, 22050)), -32768, 32767).astype("<i2")
-    out = subprocess.run(
-        [multimon, "-q", "-a", "DTMF", "-t", "raw", "-"],
-        input=raw.tobytes(),
-        capture_output=True,
-        check=True,
-        timeout=30,
-    ).stdout.decode()
+    out = multimon_hears(multimon, read_wav(wav).linear()[:, 0].astype(np.float64))
     return [line for line in out.splitlines() if line.startswith("DTMF")]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from numpy.typing import NDArray
 
 from cardshield.phone.dsp import talkoff
+from cardshield.phone.dsp.resample import resample
 
 
 def require_tool(name: str) -> str:
@@ -21,6 +23,19 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is required under CI (make system-deps installs it)")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+def multimon_hears(multimon: str, audio: NDArray[np.float64], rate: int = 8000) -> str:
+    """What multimon-ng's DTMF decoder prints for ``audio`` (it wants 22.05 kHz raw samples)."""
+    raw = np.clip(np.rint(resample(audio, rate, 22050)), -32768, 32767).astype("<i2")
+    run = subprocess.run(
+        [multimon, "-q", "-a", "DTMF", "-t", "raw", "-"],
+        input=raw.tobytes(),
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    return run.stdout.decode()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from itertools import pairwise
@@ -22,7 +21,6 @@ from cardshield.phone.calls import CallStore
 from cardshield.phone.dsp import g711, talkoff
 from cardshield.phone.dsp.generator import generate
 from cardshield.phone.dsp.goertzel.detector import detect
-from cardshield.phone.dsp.resample import resample
 from cardshield.phone.transports.relay import RtpRelay
 from cardshield.phone.transports.rtp import (
     EVENT_KEYS,
@@ -33,7 +31,7 @@ from cardshield.phone.transports.rtp import (
 )
 from tests.conftest import CANARY_CVV, CANARY_PAN
 from tests.databases import sqlite_database
-from tests.unit.phone.conftest import require_tool
+from tests.unit.phone.conftest import multimon_hears, require_tool
 from tests.unit.phone.ivr.harness import NOW, Phone, phone_world
 
 CALL = "CA" + "5" * 32
@@ -124,17 +122,6 @@ def assert_clean_stream(out: list[RtpPacket], caller: Caller, codec: int) -> NDA
     assert out[0].marker and not any(p.marker for p in out[1:])
     codes = np.frombuffer(b"".join(p.payload for p in out), np.uint8)
     return g711.decode(codes, "mulaw" if codec == PCMU else "alaw").astype(np.float64)
-
-
-def multimon_hears(multimon: str, audio: NDArray[np.float64]) -> str:
-    raw = np.clip(np.rint(resample(audio, 8000, 22050)), -32768, 32767).astype("<i2")
-    run = subprocess.run(
-        [multimon, "-q", "-a", "DTMF", "-t", "raw", "-"],
-        input=raw.tobytes(),
-        capture_output=True,
-        check=True,
-    )
-    return run.stdout.decode()
 
 
 def test_rfc4733_and_inband_digits_are_captured_and_never_reach_the_agent(
