@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from cardshield.phone.calls import CallStore
+from cardshield.phone.per_deployment import PerDeployment
 from cardshield.redaction.logging import get_logger
 from cardshield.runtime import Runtime
 
@@ -144,19 +145,8 @@ class RedisNotices:
                 await client.aclose()
 
 
-_lock = threading.Lock()
-_by_url: dict[str | None, CallNotices] = {}
-
-
-def notices_for(runtime: Runtime) -> CallNotices:
-    """The process's notices for this deployment: Redis when configured, else in process."""
-    url = runtime.settings.redis_url
-    with _lock:
-        found = _by_url.get(url)
-        if found is None:
-            found = RedisNotices(url) if url else LocalNotices()
-            _by_url[url] = found
-    return found
+# The process's notices for a deployment: Redis when configured, else in process.
+notices_for: PerDeployment[CallNotices] = PerDeployment(RedisNotices, LocalNotices)
 
 
 def call_store(runtime: Runtime) -> CallStore:

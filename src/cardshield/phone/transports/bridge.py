@@ -34,8 +34,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from twilio.twiml.voice_response import Connect, VoiceResponse  # type: ignore[import-untyped]
 
+from cardshield.phone.per_deployment import PerDeployment
 from cardshield.redaction.logging import get_logger
-from cardshield.runtime import Runtime
 
 LEGS = ("caller", "agent")
 BRIDGE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -222,19 +222,8 @@ class RedisHub:
             await client.aclose()
 
 
-_lock = threading.Lock()
-_by_url: dict[str | None, BridgeHub] = {}
-
-
-def hub_for(runtime: Runtime) -> BridgeHub:
-    """The process's bridge hub for this deployment: Redis when configured, else in process."""
-    url = runtime.settings.redis_url
-    with _lock:
-        found = _by_url.get(url)
-        if found is None:
-            found = RedisHub(url) if url else LocalHub()
-            _by_url[url] = found
-    return found
+# The process's bridge hub for a deployment: Redis when configured, else in process.
+hub_for: PerDeployment[BridgeHub] = PerDeployment(RedisHub, LocalHub)
 
 
 def connect_twiml(stream_url: str, leg: Leg) -> str:
