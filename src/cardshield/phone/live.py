@@ -140,7 +140,7 @@ class RedisNotices:
         finally:
             try:
                 await pubsub.unsubscribe()
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
             finally:
                 await client.aclose()
 

@@ -215,7 +215,7 @@ class RedisHub:
                 # connection, and the claim lapses on its own within OWNER_TTL_S.
                 with suppress(RedisError, OSError):
                     await pubsub.unsubscribe()
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
                 with suppress(RedisError, OSError):
                     await client.eval(_RELEASE, 1, owner, token)
         finally:
