@@ -60,7 +60,9 @@ class Origins:
 
 
 def _loopback(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a comparison
+    # B104 does not apply: a comparison that maps an all-interfaces bind to loopback, not a bind.
+    anywhere = ("0.0.0.0", "::", "")  # noqa: S104  # nosec B104
+    return "127.0.0.1" if host in anywhere else host
 
 
 def _origins(host: str, port: int, shop_port: int) -> Origins:

@@ -70,4 +70,6 @@ def render(
 
 def inline_svg(svg: str) -> Markup:
     """Mark SVG that cardshield drew itself (QR codes, charts) as safe to embed."""
-    return Markup(svg)  # noqa: S704 - generated here from numbers and fixed text only
+    # B704 does not apply: the SVG is generated here from numbers and fixed text only, never input.
+    safe = Markup(svg)  # noqa: S704  # nosec B704
+    return safe

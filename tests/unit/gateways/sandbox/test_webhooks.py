@@ -124,3 +124,11 @@ def test_the_sandbox_sends_signed_webhooks(
     finally:
         sender.close()
     assert wh.send("http://127.0.0.1:9/nothing", {}, b"{}", timeout=1) == 0
+
+
+def test_only_http_urls_are_opened(tmp_path) -> None:
+    # urllib would read (and, for some handlers, write) a file: URL; a webhook never goes there.
+    target = tmp_path / "secret.txt"
+    target.write_text("not for webhooks")
+    assert wh.send(target.as_uri(), {}, b"{}", timeout=1) == 0
+    assert wh.send("ftp://127.0.0.1:9/x", {}, b"{}", timeout=1) == 0
