@@ -8,6 +8,7 @@ ignored, so a typo cannot leave a default (say, the local dev key file) in force
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from cardshield.errors import ConfigError
 
@@ -96,10 +97,34 @@ class Settings(BaseModel):
     )
     phone_currency: str = Field(default="EUR", min_length=3, max_length=3)
     phone_max_attempts: int = Field(default=3, ge=1, le=10)
+    rtp_agent_hosts: tuple[str, ...] = Field(
+        default=("127.0.0.1", "::1", "localhost"),
+        description="Where RTP relay sessions may send the agent's audio: IP addresses,"
+        " networks (10.20.0.0/16) or host names; a comma-separated list in the environment."
+        " Default: this machine only.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     host: str = "127.0.0.1"
     port: int = Field(default=8750, ge=1, le=65535)
+
+    @field_validator("rtp_agent_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        # The environment gives one string; a TOML file gives a list.
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("rtp_agent_hosts")
+    @classmethod
+    def _hosts_valid(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        for host in hosts:
+            if any(c.isspace() for c in host) or not 0 < len(host) <= 255:
+                raise ValueError(f"not a host, address or network: {host[:40]!r}")
+            if any(c in host for c in "/:") or host.replace(".", "").isdigit():
+                ipaddress.ip_network(host)  # ValueError names what is wrong
+        return hosts
 
     @property
     def effective_database_url(self) -> str:

@@ -1,17 +1,24 @@
 """The RTP relay (asyncio UDP): per call, one port facing the caller and one facing the agent.
 
 Caller -> agent packets go through :class:`CallerToAgent` (events captured and dropped, audio
-masked, restamped); agent -> caller packets pass unchanged. Each side's address is latched
-from its first packet unless given. Sessions are allocated per call, closed on request, and
-swept after ``idle_s`` without a packet. Digits reach the keypad on one worker thread, in
+masked, restamped); agent -> caller packets pass unchanged. Each side's source is latched
+from its first packet, and packets from any other address or port on that side are dropped
+(counted, and logged once per session without their payload), so nobody who finds a relay
+port can speak into a call or key digits into its capture. Where the agent's audio goes is
+given at allocation, to a host the ``rtp_agent_hosts`` setting allows (:func:`agent_host_allowed`).
+Sessions are allocated per call, closed on request, and swept after ``idle_s`` without a
+packet. Digits reach the keypad on one worker thread, in
 order, so the event loop never waits on the database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -47,7 +54,9 @@ class RelaySession:
     caller: _Side | None = None
     agent: _Side | None = None
     forwarded: int = 0
+    dropped_foreign: int = 0  # packets from a source other than the side's latched one
     owner: str | None = None  # the merchant that allocated it (API sessions)
+    sources: dict[str, Address] = field(default_factory=dict)  # each side's latched source
 
     @property
     def caller_port(self) -> int:
@@ -58,6 +67,9 @@ class RelaySession:
         return _port(self.agent)
 
     def received(self, side: str, data: bytes, addr: Address) -> None:
+        if self.sources.setdefault(side, addr) != addr:
+            self._foreign(side, addr)
+            return
         self.last_packet = time.monotonic()
         if side == "caller":
             self.caller_addr = self.caller_addr or addr
@@ -70,6 +82,19 @@ class RelaySession:
             if self.caller_addr and self.caller and self.caller.transport:
                 self.caller.transport.sendto(data, self.caller_addr)
 
+    def _foreign(self, side: str, addr: Address) -> None:
+        # Not the idle clock's business either: a stranger's packets must not keep a
+        # session alive.
+        self.dropped_foreign += 1
+        if self.dropped_foreign == 1:
+            log.warning(
+                "phone.rtp.foreign_source",
+                call_sid=self.call_sid,
+                side=side,
+                source=f"{addr[0]}:{addr[1]}",
+                latched=f"{self.sources[side][0]}:{self.sources[side][1]}",
+            )
+
     def close(self) -> None:
         for side in (self.caller, self.agent):
             if side is not None and side.transport is not None:
@@ -80,6 +105,21 @@ def _port(side: _Side | None) -> int:
     if side is None or side.transport is None:
         return 0
     return int(side.transport.get_extra_info("sockname")[1])
+
+
+def agent_host_allowed(host: str, allowed: Iterable[str]) -> bool:
+    """Whether ``host`` is one of ``allowed``: an IP address inside one of its addresses or
+    networks, or a host name equal to one of its names (case-insensitive)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        name = host.rstrip(".").lower()
+        return any(entry.rstrip(".").lower() == name for entry in allowed)
+    for entry in allowed:
+        with suppress(ValueError):  # a host name entry
+            if address in ipaddress.ip_network(entry):
+                return True
+    return False
 
 
 class _OrderedSink:
@@ -132,7 +172,12 @@ class RtpRelay:
         if session is None:
             return False
         session.close()
-        log.info("phone.rtp.release", call_sid=call_sid, forwarded=session.forwarded)
+        log.info(
+            "phone.rtp.release",
+            call_sid=call_sid,
+            forwarded=session.forwarded,
+            dropped_foreign=session.dropped_foreign,
+        )
         return True
 
     def sweep(self, now: float | None = None) -> list[str]:

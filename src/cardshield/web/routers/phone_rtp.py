@@ -3,8 +3,10 @@
 
 A session is a pair of UDP ports on this node: the caller's media goes to ``caller_port``,
 the agent's to ``agent_port``; the masked caller audio is sent to the agent address given
-here. The relay runs in the server's event loop; sessions idle for ``idle_timeout_s`` are
-swept. Digits keyed during a call feed that call's agent capture.
+here, which must be a host the ``rtp_agent_hosts`` setting allows (400
+``agent_host_not_allowed`` otherwise: the relay is not a way to send traffic anywhere).
+The relay runs in the server's event loop; sessions idle for ``idle_timeout_s`` are swept.
+Digits keyed during a call feed that call's agent capture.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cardshield.errors import InvalidRequestError
 from cardshield.phone.agent.service import keypad
 from cardshield.phone.calls import CallStore
-from cardshield.phone.transports.relay import RtpRelay
+from cardshield.phone.transports.relay import RtpRelay, agent_host_allowed
 from cardshield.security.apikeys import ApiKeyInfo
 from cardshield.web.deps import RuntimeDep, SecretKey
 from cardshield.web.routers._schemas import ERRORS
@@ -41,6 +43,11 @@ class SessionNotFound(InvalidRequestError):
     code = "resource_missing"
     http_status = 404
     default_message = "No relay session for this call."
+
+
+class AgentHostNotAllowed(InvalidRequestError):
+    code = "agent_host_not_allowed"
+    default_message = "agent_host is not one of the hosts the rtp_agent_hosts setting allows."
 
 
 async def _sweep(relay: RtpRelay) -> None:
@@ -67,6 +74,8 @@ def _relay(request: Request, runtime: RuntimeDep) -> RtpRelay:
 async def allocate(
     body: SessionIn, request: Request, runtime: RuntimeDep, key: Key
 ) -> dict[str, Any]:
+    if not agent_host_allowed(body.agent_host, runtime.settings.rtp_agent_hosts):
+        raise AgentHostNotAllowed(param="agent_host")
     call = CallStore(runtime.engine).find(body.call_sid)
     if call is not None and call.merchant_id != key.merchant_id:
         raise SessionNotFound(param="call_sid")

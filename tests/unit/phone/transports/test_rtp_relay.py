@@ -6,16 +6,21 @@ one continuous stream (sequence numbers +1, timestamps +160)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from cardshield.compliance.report.flows import captured_logs
+from cardshield.config import Settings, load_settings
+from cardshield.errors import ConfigError
 from cardshield.phone.agent.service import agent_control, keypad
 from cardshield.phone.calls import CallStore
 from cardshield.phone.dsp import g711, talkoff
@@ -233,3 +238,110 @@ def test_sessions_are_allocated_and_released_through_the_api(phone: Phone) -> No
     r = phone.client.delete("/v1/phone/rtp/sessions/CAapi1", headers=auth)
     assert r.status_code == 200 and r.json()["released"] is True
     assert phone.client.delete("/v1/phone/rtp/sessions/CAapi1", headers=auth).status_code == 404
+
+
+def test_a_second_caller_source_never_reaches_the_agent(phone: Phone) -> None:
+    """The caller's side latches on the first packet's source; a packet from any other
+    address or port on the caller's port is dropped and counted, never masked or forwarded.
+    The same holds for the agent's side toward the caller."""
+
+    async def scenario() -> None:
+        relay = RtpRelay(keypad(phone.runtime, lambda: NOW))
+        agent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        agent.bind(("127.0.0.1", 0))
+        agent.setblocking(False)
+        caller, intruder = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+        try:
+            session = await relay.allocate(CALL + "latch", agent_addr=agent.getsockname())
+            to_caller = ("127.0.0.1", session.caller_port)
+            real = RtpPacket(PCMU, 1, 160, 0x1234, b"\x55" * FRAME).to_bytes()
+            forged = RtpPacket(PCMU, 2, 320, 0x1234, b"\x11" * FRAME).to_bytes()
+            caller.sendto(real, to_caller)
+            await asyncio.sleep(0.05)
+            for _ in range(5):
+                intruder.sendto(forged, to_caller)
+            await asyncio.sleep(0.05)
+            caller.sendto(real, to_caller)  # the latched caller still gets through
+            await asyncio.sleep(0.05)
+            heard = []
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    heard.append(RtpPacket.parse(agent.recv(2048)).payload)
+            assert len(heard) == 2 and not any(b"\x11" in payload for payload in heard)
+            assert session.forwarded == 2 and session.dropped_foreign == 5
+            # The agent's side latches too: audio from elsewhere never reaches the caller.
+            to_agent = ("127.0.0.1", session.agent_port)
+            agent.sendto(real, to_agent)
+            intruder.sendto(forged, to_agent)
+            await asyncio.sleep(0.05)
+            caller.settimeout(1)
+            assert caller.recv(2048) == real
+            caller.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                caller.recv(2048)
+            assert session.dropped_foreign == 6
+        finally:
+            for s in (agent, caller, intruder):
+                s.close()
+            relay.close()
+
+    with captured_logs() as logs:
+        asyncio.run(scenario())
+    assert "phone.rtp.foreign_source" in logs.getvalue()
+
+
+def _allocate(world: Phone, call_sid: str, host: str) -> Any:
+    from cardshield.security.apikeys import create_key
+
+    with world.runtime.engine.begin() as conn:
+        key = create_key(
+            conn, now=NOW, merchant_id=world.merchant, kind="secret", scopes=["payments:write"]
+        )
+    auth = {"Authorization": f"Bearer {key.key.reveal()}"}
+    body = {"call_sid": call_sid, "agent_host": host, "agent_port": 40000}
+    return world.client.post("/v1/phone/rtp/sessions", json=body, headers=auth)
+
+
+def _refused(response: Any) -> bool:
+    error = response.json().get("error") or {}
+    return response.status_code == 400 and (error.get("code"), error.get("param")) == (
+        "agent_host_not_allowed",
+        "agent_host",
+    )
+
+
+def test_an_agent_host_outside_the_default_allow_list_is_refused(phone: Phone) -> None:
+    """By default the masked audio may go to this host only: a session cannot be pointed at
+    another machine (or the cloud metadata address) to have cardshield send it traffic."""
+    for n, host in enumerate(("192.0.2.7", "169.254.169.254", "10.20.0.15", "evil.example")):
+        response = _allocate(phone, f"CAhost{n}", host)
+        assert _refused(response), (host, response.status_code, response.text)
+    assert _allocate(phone, "CAlocal", "127.0.0.1").status_code == 200
+
+
+def test_the_agent_hosts_allow_list_takes_addresses_networks_and_names(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    allowed = ["127.0.0.1", "10.20.0.0/16", "media.cde.internal"]
+    for world in phone_world(sqlite_database(tmp_path), caplog, rtp_agent_hosts=allowed):
+        for n, host in enumerate(("192.0.2.7", "10.21.0.1", "localhost", "evil.example")):
+            response = _allocate(world, f"CAhost{n}", host)
+            assert _refused(response), (host, response.status_code, response.text)
+        for n, host in enumerate(("127.0.0.1", "10.20.3.4", "MEDIA.cde.internal")):
+            response = _allocate(world, f"CAok{n}", host)
+            assert response.status_code == 200, (host, response.text)
+
+
+def test_the_agent_hosts_setting() -> None:
+    from cardshield.phone.transports.relay import agent_host_allowed
+
+    default = Settings().rtp_agent_hosts
+    assert agent_host_allowed("127.0.0.1", default) and agent_host_allowed("localhost", default)
+    assert not agent_host_allowed("10.20.0.15", default)
+    hosts = load_settings(env={"CARDSHIELD_RTP_AGENT_HOSTS": "10.0.0.0/8, pbx.internal"})
+    assert hosts.rtp_agent_hosts == ("10.0.0.0/8", "pbx.internal")
+    assert agent_host_allowed("10.9.8.7", hosts.rtp_agent_hosts)
+    assert not agent_host_allowed("127.0.0.1", hosts.rtp_agent_hosts)
+    with pytest.raises(ConfigError) as bad:
+        load_settings(env={"CARDSHIELD_RTP_AGENT_HOSTS": "10.0.0.0/33"})
+    assert bad.value.param == "CARDSHIELD_RTP_AGENT_HOSTS"
