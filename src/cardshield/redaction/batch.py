@@ -17,10 +17,8 @@ reported with its error and the batch goes on.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
-import io
 import json
 import os
 from collections.abc import Callable
@@ -31,6 +29,7 @@ from pathlib import Path
 from cardshield.errors import CardshieldError
 from cardshield.phone.dsp import read_wav, write_wav
 from cardshield.redaction.audio import RedactOptions, Segment, redact_audio
+from cardshield.safetext import csv_text
 
 REPORT_JSON = "redaction-report.json"
 REPORT_CSV = "redaction-report.csv"
@@ -110,16 +109,15 @@ class BatchReport:
         return json.dumps(doc, indent=2) + "\n"
 
     def to_csv(self) -> str:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["file", "status", "duration_ms", "spans", "reasons", "min_confidence"])
-        for f in sorted(self.files, key=lambda f: f.file):
-            reasons = sorted({s.reason for s in f.segments})
-            low = min((s.confidence for s in f.segments), default="")
-            writer.writerow(
-                [f.file, f.status, f.duration_ms, len(f.segments), ";".join(reasons), low]
-            )
-        return buf.getvalue()
+        """One row per file; cells quoted and formula-safe (file names are the folder's)."""
+        header = ["file", "status", "duration_ms", "spans", "reasons", "min_confidence"]
+        return csv_text(header, map(_csv_row, sorted(self.files, key=lambda f: f.file)))
+
+
+def _csv_row(f: FileResult) -> list[object]:
+    reasons = sorted({s.reason for s in f.segments})
+    low = min((s.confidence for s in f.segments), default="")
+    return [f.file, f.status, f.duration_ms, len(f.segments), ";".join(reasons), low]
 
 
 def sha256_of(path: Path) -> str:

@@ -1,22 +1,20 @@
-"""CSV: one finding per row, with a header row."""
+"""CSV: one finding per row, with a header row. Every cell is quoted and a name that would
+start a spreadsheet formula is prefixed with ``'`` (see :mod:`cardshield.safetext`)."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from cardshield.discovery.findings import ScanReport
+from cardshield.safetext import csv_text
 
 FIELDS = ("path", "line", "brand", "masked", "kind", "severity", "test_card", "column")
 
 
 def render(report: ScanReport) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FIELDS)
-    for f in report.findings:
-        writer.writerow(
+    return csv_text(
+        FIELDS,
+        (
             (f.path, f.line, f.brand, f.masked, f.kind, f.severity.value,
              "true" if f.test_card else "false", f.column or "")
-        )  # fmt: skip
-    return out.getvalue()
+            for f in report.findings
+        ),
+    )  # fmt: skip

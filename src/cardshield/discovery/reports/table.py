@@ -1,8 +1,11 @@
-"""A plain table for people: one finding per line, then warnings and a summary."""
+"""A plain table for people: one finding per line, then warnings and a summary. Names come
+from the scanned tree, so their control characters are written out, never sent to the
+terminal (see :mod:`cardshield.safetext`)."""
 
 from __future__ import annotations
 
 from cardshield.discovery.findings import ScanReport
+from cardshield.safetext import terminal_text
 
 _HEADERS = ("SEVERITY", "BRAND", "MASKED", "KIND", "LOCATION")
 
@@ -14,7 +17,7 @@ def render(report: ScanReport) -> str:
             f.brand,
             f.masked,
             f.kind,
-            f"{f.path}:{f.line}" + (f" [{f.column}]" if f.column else ""),
+            terminal_text(f"{f.path}:{f.line}" + (f" [{f.column}]" if f.column else "")),
         )
         for f in report.findings
     ]
@@ -25,7 +28,7 @@ def render(report: ScanReport) -> str:
             cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
             lines.append("  ".join([*cells, row[-1]]))
     for w in report.warnings:
-        lines.append(f"warning: {w.path}: {w.message}")
+        lines.append(terminal_text(f"warning: {w.path}: {w.message}"))
     s = report.stats
     lines.append(
         f"{s.findings} finding(s) ({s.critical} critical, {s.high} high, {s.low} low) in "
