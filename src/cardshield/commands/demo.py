@@ -13,6 +13,7 @@ is a merchant's application, which only holds tokens.
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import json
 import os
 import secrets
@@ -60,9 +61,12 @@ class Origins:
 
 
 def _loopback(host: str) -> str:
-    # B104 does not apply: a comparison that maps an all-interfaces bind to loopback, not a bind.
-    anywhere = ("0.0.0.0", "::", "")  # noqa: S104  # nosec B104
-    return "127.0.0.1" if host in anywhere else host
+    """Where a browser reaches a server bound to ``host``: loopback for an all-interfaces bind."""
+    try:
+        anywhere = not host or ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a host name
+        anywhere = False
+    return "127.0.0.1" if anywhere else host
 
 
 def _origins(host: str, port: int, shop_port: int) -> Origins:
