@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import numpy as np
@@ -175,8 +176,24 @@ def test_agent_screen_on_node_a_sees_digits_captured_by_node_b(cluster: Cluster)
             assert_no_card_data(log.read_bytes())
 
 
+def _placed(node_url: str, call_sid: str, leg: str) -> dict[str, str]:
+    """The stream parameters (leg, bridge, auth) a node's TwiML gives ``call_sid`` as ``leg``."""
+    url = f"{node_url}/phone/twilio/connect" + (
+        "" if leg == "caller" else f"?leg={leg}&bridge={CALL}"
+    )
+    form = {"CallSid": call_sid}
+    response = httpx.post(
+        url, data=form, headers={"X-Twilio-Signature": sign(AUTH_TOKEN, url, form)}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    (stream,) = ElementTree.fromstring(response.text).iter("Stream")
+    return {p.attrib["name"]: p.attrib["value"] for p in stream.iter("Parameter")}
+
+
 @contextmanager
-def _stream(url: str, stream_sid: str, call_sid: str, leg: str) -> Iterator[ClientConnection]:
+def _stream(
+    url: str, stream_sid: str, call_sid: str, custom: dict[str, str]
+) -> Iterator[ClientConnection]:
     """A media stream that has joined its side of the bridge (its first mark came back)."""
     signature = {"X-Twilio-Signature": sign(AUTH_TOKEN, url, {})}
     with connect(url, additional_headers=signature, open_timeout=10) as ws:
@@ -184,7 +201,7 @@ def _stream(url: str, stream_sid: str, call_sid: str, leg: str) -> Iterator[Clie
             "streamSid": stream_sid,
             "callSid": call_sid,
             "tracks": ["inbound"],
-            "customParameters": {"leg": leg, "bridge": CALL},
+            "customParameters": custom,
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
         }
         ws.send(json.dumps({"event": "start", "streamSid": stream_sid, "start": start}))
@@ -206,9 +223,11 @@ def test_a_caller_on_node_b_and_an_agent_on_node_a_hear_each_other_through_redis
     to_caller: list[bytes] = []
     caller_url = f"ws://127.0.0.1:{node_b.port}/phone/twilio/media"
     agent_url = f"ws://127.0.0.1:{node_a.port}/phone/twilio/media"
+    agent_sid = "CA" + "6" * 32
+    # Each call's TwiML comes from the other node: any node's auth holds on every node.
     with (
-        _stream(caller_url, "MZc", CALL, "caller") as caller,
-        _stream(agent_url, "MZa", "CA" + "6" * 32, "agent") as agent,
+        _stream(caller_url, "MZc", CALL, _placed(node_a.url, CALL, "caller")) as caller,
+        _stream(agent_url, "MZa", agent_sid, _placed(node_b.url, agent_sid, "agent")) as agent,
     ):
         for n in range(keyed.size // 160):
             payload = base64.b64encode(keyed[n * 160 : (n + 1) * 160].tobytes()).decode()

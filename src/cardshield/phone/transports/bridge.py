@@ -6,8 +6,10 @@ opened that stream. So the agent hears the caller through the masker only when b
 open a stream to cardshield and cardshield relays between them: the caller's audio, after
 the masker, toward the agent; the agent's audio, unchanged, toward the caller. Each stream
 names its side in ``<Parameter>`` elements: ``bridge`` (the caller's CallSid) and ``leg``
-(``caller`` or ``agent``). A stream without them is unpaired, and its masked audio comes back
-on its own socket, as before.
+(``caller`` or ``agent``), and ``auth``, cardshield's MAC over the call, bridge, leg and an
+expiry (:mod:`.stream_auth`): Twilio signs the upgrade's URL only, so without it a replayed
+upgrade could name any side of any bridge. A stream without bridge parameters is unpaired,
+and its masked audio comes back on its own socket, as before.
 
 The two streams may reach different nodes behind a load balancer: with ``redis_url`` set,
 audio goes through Redis pub/sub (``cardshield:bridge:<bridge>:<leg>``), otherwise in
@@ -226,12 +228,14 @@ class RedisHub:
 hub_for: PerDeployment[BridgeHub] = PerDeployment(RedisHub, LocalHub)
 
 
-def connect_twiml(stream_url: str, leg: Leg) -> str:
-    """TwiML that connects a call to the media socket as ``leg`` of its bridge."""
+def connect_twiml(stream_url: str, leg: Leg, auth: str) -> str:
+    """TwiML that connects a call to the media socket as ``leg`` of its bridge; ``auth``
+    (:mod:`.stream_auth`) proves to the socket that cardshield placed the call there."""
     response = VoiceResponse()
     connect = Connect()
     stream = connect.stream(url=stream_url)
     stream.parameter(name="leg", value=leg.side)
     stream.parameter(name="bridge", value=leg.bridge)
+    stream.parameter(name="auth", value=auth)
     response.append(connect)
     return str(response)

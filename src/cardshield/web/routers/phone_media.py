@@ -7,7 +7,11 @@ parameters); otherwise the socket is refused before it is accepted. Messages are
 
 A stream that names a bridge leg (see :mod:`cardshield.phone.transports.bridge`) sends its
 masked audio to the other leg instead of back on itself: the caller's call and the agent's
-call each hold one stream, and each hears the other.
+call each hold one stream, and each hears the other. Since the upgrade's signature covers
+its URL only, such a stream's ``start`` must also carry the ``auth`` parameter that
+``/phone/twilio/connect`` gave its call for that side (:mod:`.stream_auth`); without it, or
+with one for another call, bridge or leg, or an expired one, the socket is closed (1008)
+before anything is relayed or captured.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
+from cardshield.crypto.errors import KMSError
 from cardshield.phone.agent.service import keypad
+from cardshield.phone.transports import stream_auth
 from cardshield.phone.transports.bridge import (
     BadBridge,
     Leg,
@@ -110,7 +116,7 @@ async def media_stream(websocket: WebSocket, runtime: TwilioSocket) -> None:
                 if message is None:
                     continue
                 if message.get("event") == "start" and joined is None:
-                    joined = await _join_bridge(runtime, message, stack, send)
+                    joined = await _join_bridge(runtime, message, stack, send, _clock(websocket))
                 if joined is not None and joined.leg.side == "agent":
                     if await _agent_message(message, joined, send):
                         break
@@ -126,6 +132,13 @@ async def media_stream(websocket: WebSocket, runtime: TwilioSocket) -> None:
         reason = "leg taken" if isinstance(exc, LegTaken) else str(exc)
         log.warning("phone.bridge.refused", reason=reason)
         await websocket.close(status.WS_1008_POLICY_VIOLATION, reason)
+        return
+    except stream_auth.StreamAuthRefused as exc:  # logged where the start message was read
+        await websocket.close(status.WS_1008_POLICY_VIOLATION, f"auth {exc.reason}")
+        return
+    except KMSError as exc:  # the signing key's provider is down: nothing can be checked
+        log.error("phone.stream.auth_unavailable", error=type(exc).__name__)
+        await websocket.close(status.WS_1011_INTERNAL_ERROR, "auth unavailable")
         return
     except RedisError as exc:  # several nodes, and the hub between them is down
         log.error("phone.bridge.unavailable", error=type(exc).__name__)
@@ -160,16 +173,40 @@ async def _agent_message(message: dict[str, Any], joined: _Joined, send: Send) -
 
 
 async def _join_bridge(
-    runtime: Runtime, start: dict[str, Any], stack: AsyncExitStack, send: Send
+    runtime: Runtime,
+    start: dict[str, Any],
+    stack: AsyncExitStack,
+    send: Send,
+    clock: Callable[[], datetime],
 ) -> _Joined | None:
-    """Join the bridge the ``start`` message names, if any, and relay the other side's
-    audio onto this socket until the stream ends."""
+    """Join the bridge the ``start`` message names, if any, once its ``auth`` is checked,
+    and relay the other side's audio onto this socket until the stream ends."""
     found = start.get("start")
     details: dict[str, Any] = found if isinstance(found, dict) else {}
-    custom = details.get("customParameters")
-    leg = leg_of({str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {})
+    found = details.get("customParameters")
+    custom = {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+    leg = leg_of(custom)
     if leg is None:
         return None
+    call_sid = str(details.get("callSid") or "")
+    try:
+        await run_in_threadpool(  # the provider may be an HSM or a cloud KMS: not on the loop
+            stream_auth.check,
+            runtime.kms,
+            custom.get(stream_auth.PARAM),
+            call_sid=call_sid,
+            leg=leg,
+            now=clock(),
+        )
+    except stream_auth.StreamAuthRefused as exc:
+        log.warning(
+            "phone.stream.auth_refused",
+            reason=exc.reason,
+            call_sid=call_sid[:64],
+            bridge=leg.bridge,
+            leg=leg.side,
+        )
+        raise
     joined = _Joined(
         leg=leg,
         port=await stack.enter_async_context(hub_for(runtime).join(leg)),

@@ -20,7 +20,8 @@ from cardshield.errors import CardshieldError, InvalidRequestError
 from cardshield.phone.ivr.flow import STEPS
 from cardshield.phone.ivr.service import ivr_flow
 from cardshield.phone.ivr.twiml import render
-from cardshield.phone.transports.bridge import BadBridge, connect_twiml, leg_of
+from cardshield.phone.transports import stream_auth
+from cardshield.phone.transports.bridge import BRIDGE_ID, BadBridge, connect_twiml, leg_of
 from cardshield.phone.twilio_signature import signature_valid
 from cardshield.runtime import Runtime
 from cardshield.security.permissions import Access, declare
@@ -128,21 +129,26 @@ def connect(
     form: TwilioForm,
     request: Request,
     runtime: RuntimeDep,
+    now: NowDep,
     leg: str = "caller",
     bridge: str | None = None,
 ) -> Response:
     """The caller's call (``leg=caller``, bridged under its own CallSid) or the agent's call
-    (``leg=agent&bridge=<the caller's CallSid>``), connected to ``/phone/twilio/media``."""
+    (``leg=agent&bridge=<the caller's CallSid>``), connected to ``/phone/twilio/media``; the
+    stream's ``auth`` parameter binds it to this call, bridge and leg for a few minutes."""
     if leg == "agent" and not bridge:
         raise InvalidRequestError(
             "The agent's leg needs bridge=<the caller's CallSid>.", param="bridge"
         )
+    call_sid = _call_sid(form)
     try:
-        joined = leg_of({"leg": leg, "bridge": bridge or _call_sid(form)})
+        joined = leg_of({"leg": leg, "bridge": bridge or call_sid})
+        if joined is None or not BRIDGE_ID.fullmatch(call_sid):
+            raise BadBridge("CallSid must be 1 to 64 letters, digits, '-' or '_'", "CallSid")
     except BadBridge as exc:
         raise InvalidRequestError(f"{exc}.", param=exc.param) from None
-    assert joined is not None  # both parameters are given
-    return _twiml(connect_twiml(media_url(runtime, request), joined))
+    auth = stream_auth.issue(runtime.kms, call_sid=call_sid, leg=joined, now=now)
+    return _twiml(connect_twiml(media_url(runtime, request), joined, auth))
 
 
 def media_url(runtime: Runtime, request: Request) -> str:

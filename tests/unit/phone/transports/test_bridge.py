@@ -13,6 +13,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -41,7 +42,7 @@ from cardshield.phone.twilio_signature import sign
 from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data, assert_no_cvv
 from tests.databases import require_redis, sqlite_database
 from tests.unit.phone.conftest import multimon_hears, require_tool
-from tests.unit.phone.ivr.harness import AUTH_TOKEN, Phone, phone_world
+from tests.unit.phone.ivr.harness import AUTH_TOKEN, NOW, Phone, phone_world
 from tests.unit.phone.transports.test_media_streams import (
     CALL,
     FRAME,
@@ -183,12 +184,28 @@ def _stream(twiml: str) -> tuple[str, dict[str, str]]:
     return stream.attrib["url"], params
 
 
+AGENT_CALL = "CA" + "9" * 32
+
+
+def _placed(phone: Phone, leg: str, call_sid: str, bridge: str = CALL) -> dict[str, str]:
+    """The ``<Parameter>``s cardshield's TwiML gives the stream of ``call_sid`` as ``leg``:
+    what Twilio sends back in that stream's ``start`` message as ``customParameters``."""
+    query = "" if leg == "caller" else f"?leg={leg}&bridge={bridge}"
+    response = _connect(phone, query, call_sid=call_sid)
+    assert response.status_code == 200, response.text
+    return _stream(response.text)[1]
+
+
 def test_connect_answers_each_call_with_its_leg_of_the_bridge(phone: Phone) -> None:
     caller = _connect(phone, "")
     assert caller.status_code == 200 and caller.headers["content-type"] == "application/xml"
-    assert _stream(caller.text) == (MEDIA_URL, {"leg": "caller", "bridge": CALL})
-    agent = _connect(phone, f"?leg=agent&bridge={CALL}", call_sid="CA" + "9" * 32)
-    assert _stream(agent.text) == (MEDIA_URL, {"leg": "agent", "bridge": CALL})
+    url, params = _stream(caller.text)
+    assert (url, params.pop("auth", "")[:3]) == (MEDIA_URL, "v1.")
+    assert params == {"leg": "caller", "bridge": CALL}
+    agent = _connect(phone, f"?leg=agent&bridge={CALL}", call_sid=AGENT_CALL)
+    url, params = _stream(agent.text)
+    assert (url, params.pop("auth", "")[:3]) == (MEDIA_URL, "v1.")
+    assert params == {"leg": "agent", "bridge": CALL}
 
 
 @pytest.mark.parametrize(
@@ -286,15 +303,18 @@ def test_a_bridged_call_gives_the_agent_masked_audio_and_the_caller_the_agents_v
     with captured_logs() as logs, open_agent(phone, token, csrf) as screen:
         screen.send_text(json.dumps({"action": "start"}))
         until(screen, lambda v: v.get("step") == "expiry")
-        agent_sid = "CA" + "9" * 32
+        spy_sid = "CA" + "8" * 32
+        spy_custom = _placed(phone, "agent", spy_sid)
         with (
-            _open_stream(phone, "MZcaller", CALL, {"leg": "caller", "bridge": CALL}) as caller,
-            _open_stream(phone, "MZagent", agent_sid, {"leg": "agent", "bridge": CALL}) as agent,
+            _open_stream(phone, "MZcaller", CALL, _placed(phone, "caller", CALL)) as caller,
+            _open_stream(
+                phone, "MZagent", AGENT_CALL, _placed(phone, "agent", AGENT_CALL)
+            ) as agent,
         ):
             # A second agent stream on the same call is refused: nobody listens in.
             headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, MEDIA_URL, {})}
             with phone.client.websocket_connect("/phone/twilio/media", headers=headers) as spy:
-                spy.send_text(_start("MZspy", "CA" + "8" * 32, {"leg": "agent", "bridge": CALL}))
+                spy.send_text(_start("MZspy", spy_sid, spy_custom))
                 with pytest.raises(WebSocketDisconnect) as refused:
                     spy.receive_text()
                 assert refused.value.code == 1008
@@ -363,8 +383,99 @@ def test_a_bridged_stream_is_closed_while_redis_is_down(
             captured_logs() as logs,
             phone.client.websocket_connect("/phone/twilio/media", headers=headers) as ws,
         ):
-            ws.send_text(_start("MZ1", CALL, {"leg": "caller", "bridge": CALL}))
+            ws.send_text(_start("MZ1", CALL, _placed(phone, "caller", CALL)))
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_text()
         assert closed.value.code == 1011
         assert "phone.bridge.unavailable" in logs.getvalue()
+
+
+# ---- a replayed upgrade cannot choose its bridge or leg -----------------------------------
+#
+# Twilio signs the upgrade's URL only; the bridge and leg come later, in the ``start``
+# message. Anyone holding one signed upgrade can open the socket again, so the ``start``
+# must also carry the ``auth`` parameter cardshield's TwiML gave that call for that side.
+
+
+def _start_outcome(phone: Phone, call_sid: str, custom: dict[str, str]) -> int | None:
+    """The close code the server answers a ``start`` with; ``None`` if the stream was taken
+    (its mark came back)."""
+    headers = {"X-Twilio-Signature": sign(AUTH_TOKEN, MEDIA_URL, {})}
+    with phone.client.websocket_connect("/phone/twilio/media", headers=headers) as ws:
+        ws.send_text(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        ws.send_text(_start("MZforged", call_sid, custom))
+        ws.send_text(json.dumps({"event": "mark", "streamSid": "MZforged", "mark": {"name": "m"}}))
+        try:
+            ws.receive_text()
+        except WebSocketDisconnect as closed:
+            return int(closed.code)
+        return None
+
+
+def _forgeries(phone: Phone) -> dict[str, tuple[str, dict[str, str]]]:
+    """Start messages a replayed upgrade might send, each as (callSid, customParameters)."""
+    caller = _placed(phone, "caller", CALL)
+    agent = _placed(phone, "agent", AGENT_CALL)
+    other = "CA" + "3" * 32
+    clock = phone.client.app.state.clock
+    phone.client.app.state.clock = lambda: NOW - timedelta(hours=1)
+    try:
+        stale = _placed(phone, "caller", CALL)  # placed an hour ago: expired by now
+    finally:
+        phone.client.app.state.clock = clock
+    return {
+        "no auth": (CALL, {"leg": "caller", "bridge": CALL}),
+        "the caller's auth, as the agent": (CALL, {**caller, "leg": "agent"}),
+        "the agent's auth, another bridge": (AGENT_CALL, {**agent, "bridge": other}),
+        "the agent's auth, another call": (other, agent),
+        "the caller's auth, another call": (other, caller),
+        "a tampered auth": (CALL, {**caller, "auth": caller.get("auth", "")[:-2] + "AA"}),
+        "a malformed auth": (CALL, {**caller, "auth": "v1.x.y"}),
+        "an expired auth": (CALL, stale),
+    }
+
+
+def test_a_start_without_this_calls_auth_for_its_side_is_refused_and_relays_nothing(
+    phone: Phone,
+) -> None:
+    with captured_logs() as logs:
+        forgeries = _forgeries(phone)
+        # The real agent is on the bridge, waiting for the caller's audio.
+        with _open_stream(phone, "MZagent", AGENT_CALL, _placed(phone, "agent", AGENT_CALL)) as a:
+            outcomes = {name: _start_outcome(phone, *start) for name, start in forgeries.items()}
+            # Nothing reached the agent: its next message is the answer to its own mark.
+            a.send_text(
+                json.dumps({"event": "mark", "streamSid": "MZagent", "mark": {"name": "n"}})
+            )
+            assert json.loads(a.receive_text())["event"] == "mark"
+            # No refused stream held the caller's side: the real caller still joins.
+            with _open_stream(phone, "MZcaller", CALL, _placed(phone, "caller", CALL)) as c:
+                c.send_text(json.dumps(media(np.full(FRAME, 0xFF, np.uint8), 0)))
+                assert json.loads(a.receive_text())["event"] == "media"
+    assert outcomes == dict.fromkeys(forgeries, 1008)
+    assert logs.getvalue().count("phone.stream.auth_refused") == len(forgeries)
+
+
+def test_a_stream_auth_is_bound_to_its_call_bridge_leg_and_expiry(phone: Phone) -> None:
+    from cardshield.phone.transports.stream_auth import (
+        TTL_S,
+        StreamAuthRefused,
+        check,
+        issue,
+    )
+
+    kms, leg = phone.runtime.kms, Leg(CALL, "agent")
+    auth = issue(kms, call_sid=AGENT_CALL, leg=leg, now=NOW)
+    check(kms, auth, call_sid=AGENT_CALL, leg=leg, now=NOW + timedelta(seconds=TTL_S))
+    refusals = {
+        "missing": (None, AGENT_CALL, leg, NOW),
+        "malformed": ("v2." + auth[3:], AGENT_CALL, leg, NOW),
+        "invalid": (auth, CALL, leg, NOW),
+        "invalid ": (auth, AGENT_CALL, Leg(CALL, "caller"), NOW),
+        " invalid": (auth, AGENT_CALL, Leg("CA" + "3" * 32, "agent"), NOW),
+        "expired": (auth, AGENT_CALL, leg, NOW + timedelta(seconds=TTL_S + 1)),
+    }
+    for reason, (value, call_sid, named, now) in refusals.items():
+        with pytest.raises(StreamAuthRefused) as refused:
+            check(kms, value, call_sid=call_sid, leg=named, now=now)
+        assert refused.value.reason == reason.strip()
