@@ -6,7 +6,9 @@ Two checks, both needed:
    dotted quad and IPv6 in brackets, resolvers and URL parsers accept ``2130706433``,
    ``0x7f000001``, ``0177.0.0.1``, ``127.1`` and ``0x7f.1`` for 127.0.0.1; following the
    WHATWG URL standard, a host whose last label is a number (decimal, octal or hex) is an
-   IPv4 address, and no DNS name ends in one.
+   IPv4 address, and no DNS name ends in one. The check runs on the host as a URL parser
+   reads it (:func:`normalize_host`), so ``127\u30020\u30020\u30021`` and fullwidth
+   digits are addresses too.
 2. :func:`check_addresses` - every address the name resolves to is public. Refused:
    loopback, private (RFC 1918, ULA), link-local (the 169.254.169.254 metadata service
    included), CGNAT (100.64/10), multicast, unspecified, reserved and documentation ranges,
@@ -21,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
@@ -39,6 +42,9 @@ _NUMERIC = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+# Full stops that IDNA (and so every URL parser) reads as ".": ideographic, fullwidth and
+# halfwidth ideographic. NFKC turns the fullwidth one into "." but not the other two.
+_DOTS = str.maketrans("\u3002\uff0e\uff61", "...")
 
 
 class Resolver(Protocol):
@@ -74,9 +80,24 @@ class StaticResolver:
         return addrs
 
 
+def normalize_host(host: str) -> str:
+    """``host`` as a URL parser hands it to the resolver: NFKC (fullwidth digits and letters
+    become ASCII), every full stop ``.``, lower case, non-ASCII labels IDNA-encoded, no
+    trailing dot. Every check on a host runs on this form, when a destination is added and
+    when it is used. Raises :class:`UnicodeError` for a name IDNA cannot encode."""
+    name = unicodedata.normalize("NFKC", host.strip()).translate(_DOTS).lower()
+    if not name.isascii():
+        name = name.encode("idna").decode("ascii").lower()
+    return name.rstrip(".")
+
+
 def is_ip_literal(host: str) -> bool:
-    """True when ``host`` is an IP address in any form a parser or resolver would accept."""
-    h = host.strip().lower()
+    """True when ``host`` is an IP address in any form a parser or resolver would accept
+    (also spelled with Unicode digits or full stops, see :func:`normalize_host`)."""
+    try:
+        h = normalize_host(host)
+    except UnicodeError:
+        h = host.strip().lower()  # not a name IDNA accepts; judge it as written
     if h.startswith("[") or ":" in h:
         return True  # IPv6 (bracketed or bare, with or without a zone)
     try:
@@ -94,12 +115,12 @@ def check_host(host: str) -> str:
     """The normalized (lower-case, IDNA, no trailing dot) DNS name, or an error."""
     if not host:
         raise DestinationInvalid("The destination URL has no host.", param="url")
-    if is_ip_literal(host):
-        raise DestinationIpLiteral
     try:
-        name = host.encode("idna").decode("ascii").lower().rstrip(".")
+        name = normalize_host(host)
     except UnicodeError as exc:
         raise DestinationInvalid("The destination host is not a valid DNS name.") from exc
+    if is_ip_literal(name):
+        raise DestinationIpLiteral
     labels = name.split(".")
     if len(name) > 253 or len(labels) < 2 or not all(_LABEL.match(x) for x in labels):
         raise DestinationInvalid("The destination host is not a valid DNS name.", param="url")

@@ -5,7 +5,9 @@
   carry it. Rolling keeps the previous secret signing too (a second ``v1``) for a while, so
   the merchant can switch without dropping a delivery.
 * URLs must be ``https://`` with a host that is not an internal address. For tests and the
-  demo, ``allow_http_loopback`` admits ``http://`` to localhost/127.0.0.1/::1.
+  demo, ``allow_http_loopback`` admits ``http://`` to localhost/127.0.0.1/::1. The host is
+  judged as a URL parser reads it (``normalize_host``: NFKC, Unicode full stops as ``.``,
+  IDNA), by the same :func:`check_url` when the endpoint is added and before each send.
 * Creating, disabling and rolling each append an audit entry. Disabling also gives up the
   endpoint's pending deliveries (status ``failed``) so nothing is sent to it afterwards.
 
@@ -26,7 +28,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, select, update
 
 from cardshield.crypto import Secret
-from cardshield.gateways.forward.ssrf import is_ip_literal, is_loopback, is_public
+from cardshield.gateways.forward.ssrf import is_ip_literal, is_loopback, is_public, normalize_host
 from cardshield.payments.webhooks.errors import (
     EndpointDisabled,
     EndpointNotFound,
@@ -85,7 +87,10 @@ def check_url(url: str, *, allow_http_loopback: bool = False) -> str:
         parts.port  # noqa: B018 - a bad port raises here
     except ValueError as exc:
         raise WebhookUrlInvalid("The webhook URL has an invalid port.") from exc
-    host = (parts.hostname or "").rstrip(".")
+    try:
+        host = normalize_host(parts.hostname or "")
+    except UnicodeError as exc:
+        raise WebhookUrlInvalid("The webhook host is not a valid DNS name.") from exc
     if parts.scheme not in ("https", "http") or not host:
         raise WebhookUrlInvalid
     if parts.username is not None or parts.password is not None or parts.fragment:

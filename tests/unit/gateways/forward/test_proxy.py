@@ -180,6 +180,8 @@ LITERAL_URLS = [
     "https://0177.0.0.1/pay",
     "https://127.1/pay",
     "https://0x7f.1/pay",
+    "https://\uff18.\uff18.\uff18.\uff18/pay",
+    "https://127\u30020\u30020\u30021/pay",
     "https://%31%32%37.0.0.1/pay",
 ]
 
@@ -354,6 +356,8 @@ def test_allow_list_management(shop: Shop) -> None:
         ("a.example/path", DestinationInvalid),
         ("127.0.0.1", DestinationIpLiteral),
         ("0x7f.1", DestinationIpLiteral),
+        ("\uff18.\uff18.\uff18.\uff18", DestinationIpLiteral),  # fullwidth 8.8.8.8
+        ("8\u30028\u30028\u30028", DestinationIpLiteral),  # ideographic full stops
     ]:
         with pytest.raises(error):
             shop.allow(bad)

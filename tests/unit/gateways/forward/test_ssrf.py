@@ -54,6 +54,25 @@ def test_ip_literals_in_every_form_are_refused(host: str) -> None:
         check_host(host)
 
 
+# Addresses in Unicode spellings that NFKC and the full-stop mapping turn into the above.
+SPELLED_LITERALS = [
+    "127\u30020\u30020\u30021",  # ideographic full stop
+    "127\uff0e0\uff0e0\uff0e1",  # fullwidth full stop
+    "127\uff610\uff610\uff611",  # halfwidth ideographic full stop
+    "\uff18.\uff18.\uff18.\uff18",  # fullwidth digits: 8.8.8.8
+    "\uff12\uff11\uff13\uff10\uff17\uff10\uff16\uff14\uff13\uff13",
+    "0x7f\u30021",
+    "example\u3002\uff11\uff12\uff13",
+]
+
+
+@pytest.mark.parametrize("host", SPELLED_LITERALS)
+def test_ip_literals_are_found_after_normalisation(host: str) -> None:
+    assert is_ip_literal(host)
+    with pytest.raises(DestinationIpLiteral):
+        check_host(host)
+
+
 @pytest.mark.parametrize(
     ("host", "normalized"),
     [
@@ -62,6 +81,8 @@ def test_ip_literals_in_every_form_are_refused(host: str) -> None:
         ("1e100.net", "1e100.net"),
         ("0x7f.example", "0x7f.example"),  # a number only in the first label
         ("bücher.example", "xn--bcher-kva.example"),
+        ("b\u00fccher\u3002example", "xn--bcher-kva.example"),
+        ("\uff21\uff30\uff29.example", "api.example"),  # fullwidth letters
     ],
 )
 def test_dns_names(host: str, normalized: str) -> None:
