@@ -18,6 +18,11 @@ number of workers on any number of nodes may run side by side:
   ``failed``. Every attempt is written to ``webhook_attempts`` (status, error, duration).
 * **No card data.** Bodies are built from the stored event (tokens and masked data) and
   redacted again; stored errors pass through redaction too.
+* **No network detail to the merchant.** A delivery that got no HTTP answer is stored (and
+  shown in the console) as :data:`UNREACHABLE`, whatever the cause: "no such name",
+  "resolves to an internal address", "connection refused" and "timed out" would tell a
+  merchant how the service's own DNS and network answer for any name they care to try.
+  The cause goes to the server log (``webhook.attempt``, ``detail``) only.
 
 Delivery is at least once: a worker that dies after the receiver answered but before
 recording it leaves the delivery to be sent again when its lease runs out.
@@ -54,6 +59,7 @@ log = get_logger(__name__)
 
 _D = webhook_deliveries
 _ERROR_WIDTH = 500
+UNREACHABLE = "delivery failed: destination refused or unreachable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,7 @@ class _Outcome:
     error: str | None
     duration_ms: int
     permanent: bool = False  # no point retrying (refused URL, disabled endpoint)
+    detail: str | None = None  # why, for the server log only; never stored
 
     @property
     def ok(self) -> bool:
@@ -223,10 +230,9 @@ def _send(
             code = response.status_code
         error = None if 200 <= code < 300 else f"HTTP {code}"
         return _Outcome(code, error, _ms(started))
-    except httpx.TimeoutException as exc:
-        return _Outcome(None, _short(f"timeout: {type(exc).__name__}"), _ms(started))
-    except httpx.HTTPError as exc:
-        return _Outcome(None, _short(f"{type(exc).__name__}: {exc}"), _ms(started))
+    except httpx.HTTPError as exc:  # timeouts, refusals by the pinned transport, TLS, ...
+        detail = _short(f"{type(exc).__name__}: {exc}")
+        return _Outcome(None, UNREACHABLE, _ms(started), detail=detail)
 
 
 def _ms(started: float) -> int:
@@ -322,6 +328,7 @@ def deliver_due(
             event_id=job.event_id,
             status_code=outcome.status_code,
             error=outcome.error,
+            detail=outcome.detail,
             duration_ms=outcome.duration_ms,
         )
         handled += 1
