@@ -3,7 +3,9 @@
 * Secret keys (``sk_live_`` + 43 base62 characters, 256 random bits) authenticate a
   merchant's backend. Publishable keys (``pk_live_`` + the same) are meant to be seen by
   browsers: they carry only the ``tokens:create`` scope and the origins allowed to embed
-  hosted fields (their ``frame-ancestors``).
+  hosted fields (their ``frame-ancestors``). On a secret key, ``tokens:create`` is what
+  saves a card (``POST /v1/payment_methods`` turns a single-use token into a reusable
+  one); ``tokens:read`` only reads.
 * The plaintext key exists once, in the :class:`CreatedKey` returned at creation, held in a
   :class:`~cardshield.crypto.Secret` (masked ``repr``). The database keeps its SHA-256 and a
   short display prefix. Nothing here logs a key or puts one in an error message.

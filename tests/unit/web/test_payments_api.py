@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.apps import Api
+from cardshield.security.apikeys import create_key
+from tests.apps import NOW, Api
 from tests.conftest import CANARY_PAN, assert_no_card_data
 
 
@@ -125,6 +126,24 @@ def test_saved_cards_verification_and_webhook_endpoints(api: Api) -> None:
     assert "secret" not in listed["data"][0]
     off = api.client.delete(f"/v1/webhook_endpoints/{ep.json()['id']}", headers=api.sk())
     assert off.json()["status"] == "disabled"
+
+
+def test_a_read_only_key_cannot_save_a_card(api: Api) -> None:
+    """Saving consumes the shopper's single-use token: a tokens:read key is refused before
+    the token is touched, so the token still works for a key that may save cards."""
+    with api.runtime.engine.begin() as conn:
+        reader = create_key(
+            conn, now=NOW, merchant_id=api.merchant, kind="secret", scopes=["tokens:read"]
+        ).key.reveal()
+    token = _token(api)
+    refused = api.client.post("/v1/payment_methods", json={"token": token}, headers=api.sk(reader))
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "insufficient_scope"
+    assert "tokens:create" in refused.json()["error"]["message"]
+    assert api.client.get(f"/v1/tokens/{token}", headers=api.sk(reader)).json()["used"] is False
+    saved = _post(api, "/v1/payment_methods", {"token": token})
+    assert saved.status_code == 200, saved.text
+    assert_no_card_data(refused.text + saved.text)
 
 
 def test_forward_refuses_unlisted_destinations(api: Api) -> None:

@@ -52,7 +52,9 @@ def _saved(runtime: Any, merchant_id: str, pm_id: str) -> CardRecord:
 )
 def create_payment_method(
     body: PaymentMethodCreate,
-    key: Annotated[ApiKeyInfo, SecretKey("tokens:read")],
+    # A write: it consumes the shopper's single-use token and creates a reusable one, so
+    # it needs tokens:create (held by default by secret keys), not the read scope.
+    key: Annotated[ApiKeyInfo, SecretKey("tokens:create")],
     runtime: RuntimeDep,
     now: NowDep,
 ) -> dict[str, Any]:
