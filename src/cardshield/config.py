@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from limits import parse as parse_limit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from cardshield.errors import ConfigError
@@ -42,6 +43,15 @@ class Settings(BaseModel):
     )
     token_ttl_minutes: int = Field(default=15, ge=1, le=60 * 24)
     cvv_ttl_minutes: int = Field(default=10, ge=1, le=60)
+    card_probe_limit_per_key: str = Field(
+        default="10/hour",
+        description="Different cards with the same BIN and last 4 one publishable key may"
+        " tokenize per window (e.g. 10/hour); more is 429 card_probing_detected.",
+    )
+    card_probe_limit_per_merchant: str = Field(
+        default="50/hour",
+        description="The same, counted over all of a merchant's publishable keys.",
+    )
     connector: str = Field(default="sandbox", description="Payment processor connector.")
     # Holds the processor's API keys: every string is a SecretStr, so repr(), str() and
     # model dumps of the settings show '**********'; connector_values() reveals them.
@@ -125,6 +135,12 @@ class Settings(BaseModel):
             if any(c in host for c in "/:") or host.replace(".", "").isdigit():
                 ipaddress.ip_network(host)  # ValueError names what is wrong
         return hosts
+
+    @field_validator("card_probe_limit_per_key", "card_probe_limit_per_merchant")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse_limit(value)  # the rate limiter's syntax ("10/hour", "5/2 hours"); ValueError
+        return value
 
     @property
     def effective_database_url(self) -> str:

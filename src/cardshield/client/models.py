@@ -18,7 +18,6 @@ class Card(_Object):
     exp_month: int
     exp_year: int
     bin: str | None = None
-    fingerprint: str | None = None
 
 
 class Token(_Object):

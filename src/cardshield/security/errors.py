@@ -21,7 +21,8 @@
     ├── PermissionDenied        permission_error       403  the operator's role lacks it
     ├── ReauthRequired          permission_error       403  sensitive: confirm identity again
     ├── CsrfInvalid             permission_error       403  missing or wrong CSRF token
-    └── RateLimited             rate_limit_error       429  too many requests, retry later
+    ├── RateLimited             rate_limit_error       429  too many requests, retry later
+    └── CardProbingDetected     rate_limit_error       429  many cards, one BIN and last 4
 
 Messages are fixed: an API key error never repeats the key that was presented, and a sign-in
 error never says whether the username, the password or the code was wrong.
@@ -168,5 +169,21 @@ class RateLimited(CardshieldError):
     default_message = "Too many requests. Try again later."
 
     def __init__(self, retry_after: int = 60) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
+class CardProbingDetected(CardshieldError):
+    """Too many different cards with one BIN and last 4 from one key or merchant
+    (:mod:`cardshield.security.probing`); ``retry_after`` is in seconds."""
+
+    type = "rate_limit_error"
+    code = "card_probing_detected"
+    http_status = 429
+    default_message = (
+        "Too many different cards with the same first six and last four digits. Try again later."
+    )
+
+    def __init__(self, retry_after: int = 3600) -> None:
         super().__init__()
         self.retry_after = retry_after

@@ -1,5 +1,5 @@
 """Structured security events: failed sign-ins, lockouts, permission denials, rate limits,
-unusual card-data access volume, changes to an operator's second factors.
+unusual card-data access volume, card probing, changes to an operator's second factors.
 
 :func:`emit` writes one structlog event (``security_event=<name>`` plus key/value fields)
 through the redacting logging set-up, and tells the subscribers (the Prometheus counters in
@@ -22,6 +22,9 @@ PERMISSION_DENIED = "permission_denied"
 CSRF_REJECTED = "csrf_rejected"
 RATE_LIMITED = "rate_limited"
 CARD_ACCESS_VOLUME = "card_access_volume"
+# Many different cards with one BIN and last 4 tokenized by one key or merchant: someone
+# trying the middle digits of a card whose first 6 and last 4 they know.
+CARD_PROBING = "card_probing"
 SESSION_EXPIRED = "session_expired"
 # A second factor added or removed (security keys) or reset: how a stolen session or an
 # insider would make access last, so SIEMs should see every one.

@@ -13,6 +13,10 @@ The rules, one place::
     mfa               10 per minute   second-factor codes for one pending session
     tokenize_key_ip   30 per minute   POST /v1/tokens per publishable key and address
     tokenize_key    3000 per minute   POST /v1/tokens per publishable key
+    tokenize_card_probe_key       10 per hour   different cards with one BIN and last 4,
+    tokenize_card_probe_merchant  50 per hour   per publishable key / per merchant
+                                                (cardshield.security.probing; settings
+                                                card_probe_limit_per_key, _per_merchant)
 """
 
 from __future__ import annotations
@@ -39,6 +43,12 @@ RULES: Mapping[str, str] = {
     "mfa": "10/minute",
     "tokenize_key_ip": "30/minute",
     "tokenize_key": "3000/minute",
+    # Card probing (cardshield.security.probing): the counters, and the rules that remember
+    # for one window which cards each counter has counted already.
+    "tokenize_card_probe_key": "10/hour",
+    "tokenize_card_seen_key": "1/1 hour",
+    "tokenize_card_probe_merchant": "50/hour",
+    "tokenize_card_seen_merchant": "1/1 hour",
 }
 
 
@@ -55,9 +65,9 @@ class RateLimiter:
         self._rules: dict[str, RateLimitItem] = {name: parse(rule) for name, rule in rules.items()}
 
     @classmethod
-    def for_redis(cls, redis_url: str | None) -> RateLimiter:
+    def for_redis(cls, redis_url: str | None, rules: Mapping[str, str] = RULES) -> RateLimiter:
         """Memory storage for one node, or the given Redis for several."""
-        return cls(redis_url or "memory://")
+        return cls(redis_url or "memory://", rules)
 
     @property
     def shared(self) -> bool:
@@ -65,18 +75,30 @@ class RateLimiter:
 
     def hit(self, rule: str, *key: str) -> None:
         """Count one request for ``key`` under ``rule``; RateLimited when over the limit."""
+        retry_after = self.try_hit(rule, *key)
+        if retry_after is None:
+            return
+        events.emit(events.RATE_LIMITED, rule=rule, retry_after=retry_after)
+        raise RateLimited(retry_after)
+
+    def try_hit(self, rule: str, *key: str) -> int | None:
+        """Count one request; None when within the limit, else seconds until it would be."""
         item = self._rules[rule]
         try:
-            allowed = self._limiter.hit(item, rule, *key)
-            if allowed:
-                return
+            if self._limiter.hit(item, rule, *key):
+                return None
             reset_at = self._limiter.get_window_stats(item, rule, *key).reset_time
         except Exception as exc:  # storage unreachable: let the request through, loudly
             log.error("rate limit storage failed (%s); not limiting", type(exc).__name__)
-            return
-        retry_after = max(1, math.ceil(reset_at - time.time()))
-        events.emit(events.RATE_LIMITED, rule=rule, retry_after=retry_after)
-        raise RateLimited(retry_after)
+            return None
+        return max(1, math.ceil(reset_at - time.time()))
+
+    def clear(self, rule: str, *key: str) -> None:
+        """Forget the requests counted for ``key`` under ``rule``."""
+        try:
+            self._limiter.clear(self._rules[rule], rule, *key)
+        except Exception as exc:  # as in try_hit: a storage failure limits nothing
+            log.error("rate limit storage failed (%s); not limiting", type(exc).__name__)
 
     def reset(self) -> None:
         self._storage.reset()

@@ -16,6 +16,7 @@ Each of these writes one audit entry in the same database transaction as the cha
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -247,6 +248,15 @@ class Vault:
         values.pop("ciphertext")
         values.pop("data_key_id")
         return CardRecord(**values)  # type: ignore[arg-type]
+
+    def card_digest(self, merchant_id: str, pan: PAN) -> str:
+        """A short digest that tells this merchant's cards apart, for counting distinct
+        cards (card probing) in shared storage; stores nothing. Derived from the fingerprint
+        so it means nothing without the merchant's key, and never returned to a client."""
+        with self.engine.connect() as conn:
+            key = self.keys.current(conn, merchant_id, FINGERPRINT).key
+        digest = hashlib.sha256(b"cardshield|probe|" + fingerprint(key, pan).encode())
+        return digest.hexdigest()[:32]
 
     def _new_token(self, conn: Connection, pan: PAN, format_preserving: bool) -> str:
         if not format_preserving:

@@ -1,18 +1,24 @@
 """Rate limiting for HTTP routes: one :class:`RateLimiter` per app (memory, or Redis when
-``CARDSHIELD_REDIS_URL`` is set), and the dependency that limits tokenization.
+``CARDSHIELD_REDIS_URL`` is set), the dependency that limits tokenization, and the check
+for card probing (:mod:`cardshield.security.probing`).
 
-A limited request gets 429 ``rate_limited`` with ``Retry-After``.
+A limited request gets 429 ``rate_limited`` with ``Retry-After``; a probing one 429
+``card_probing_detected``.
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from cardshield.cards import PAN
+from cardshield.runtime import Runtime
+from cardshield.security import probing
 from cardshield.security.apikeys import ApiKeyInfo
-from cardshield.security.ratelimit import RateLimiter
+from cardshield.security.ratelimit import RULES, RateLimiter
 from cardshield.web.deps import PublishableKey
 
 _lock = threading.Lock()
@@ -25,7 +31,15 @@ def app_limiter(app: Any) -> RateLimiter:
         with _lock:
             found = getattr(app.state, "rate_limiter", None)
             if found is None:
-                found = RateLimiter.for_redis(app.state.runtime.settings.redis_url)
+                settings = app.state.runtime.settings
+                rules = {
+                    **RULES,
+                    **probing.probe_rules(
+                        per_key=settings.card_probe_limit_per_key,
+                        per_merchant=settings.card_probe_limit_per_merchant,
+                    ),
+                }
+                found = RateLimiter.for_redis(settings.redis_url, rules)
                 app.state.rate_limiter = found
     return found
 
@@ -44,3 +58,12 @@ def _tokenize_limit(request: Request, key: PublishableKey) -> ApiKeyInfo:
 # ``dependencies=[TokenizeRateLimit]`` on POST /v1/tokens.
 TokenizeRateLimit = Depends(_tokenize_limit)
 LimitedPublishableKey = Annotated[ApiKeyInfo, TokenizeRateLimit]
+
+
+def check_card_probing(
+    request: Request, runtime: Runtime, key: ApiKeyInfo, pan: PAN, *, now: datetime
+) -> None:
+    """Before a card is tokenized: CardProbingDetected when ``key`` (or its merchant) has
+    brought too many different cards with this card's BIN and last 4 lately."""
+    card = runtime.vault.card_digest(key.merchant_id, pan)
+    probing.check(app_limiter(request.app), runtime.engine, key=key, pan=pan, card=card, now=now)

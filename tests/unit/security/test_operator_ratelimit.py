@@ -27,7 +27,17 @@ def test_memory_storage() -> None:
     _exercise(limiter, "")
     limiter.reset()
     limiter.hit("login_user", "ann")
-    assert set(RULES) == {"login_ip", "login_user", "mfa", "tokenize_key_ip", "tokenize_key"}
+    assert set(RULES) == {
+        "login_ip",
+        "login_user",
+        "mfa",
+        "tokenize_key_ip",
+        "tokenize_key",
+        "tokenize_card_probe_key",
+        "tokenize_card_seen_key",
+        "tokenize_card_probe_merchant",
+        "tokenize_card_seen_merchant",
+    }
 
 
 def test_redis_storage_is_shared_between_nodes() -> None:

@@ -94,15 +94,11 @@ class RefundOut(_Out):
     created: int
 
 
-class SavedCard(PaymentCard):
-    fingerprint: str
-
-
 class PaymentMethodOut(_Out):
-    id: str
+    id: str  # the same for the same card saved again: no fingerprint is handed out
     object: Literal["payment_method"]
     type: Literal["card"]
-    card: SavedCard
+    card: PaymentCard
     created: int
     deleted: bool | None = None  # only in the answer to DELETE
 

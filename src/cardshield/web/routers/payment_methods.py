@@ -1,4 +1,9 @@
-"""``/v1/payment_methods``: saved (reusable) cards, made from a single-use token."""
+"""``/v1/payment_methods``: saved (reusable) cards, made from a single-use token.
+
+Saving the same card again (same number and expiry) gives the same payment method: that
+is how a merchant tells whether two cards are one, compared here rather than by handing
+out the card's fingerprint, which would let it test candidate numbers offline.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +36,6 @@ def payment_method_out(rec: CardRecord) -> dict[str, Any]:
             "last4": rec.last4,
             "exp_month": rec.exp_month,
             "exp_year": rec.exp_year,
-            "fingerprint": rec.fingerprint,
         },
         "created": int(rec.created_at.timestamp()),
     }

@@ -1,5 +1,9 @@
 """``/v1/tokens``: card tokens. Created only by the hosted fields (publishable key); read by
 the merchant's server (secret key), which sees brand, BIN, last 4 and expiry, never the PAN.
+
+No answer carries the card's fingerprint or anything else that is the same for the same
+card: with one, a merchant could tokenize the candidates for a stored card's middle digits
+and compare (cardshield.security.probing limits what is left of that: saving candidates).
 """
 
 from __future__ import annotations
@@ -7,14 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cardshield.cards import CVV, PAN, Expiry
 from cardshield.security.apikeys import ApiKeyInfo
 from cardshield.vault import CardRecord
 from cardshield.web.deps import NowDep, PublishableKey, RuntimeDep, SecretKey
-from cardshield.web.ratelimit import TokenizeRateLimit
+from cardshield.web.ratelimit import TokenizeRateLimit, check_card_probing
 from cardshield.web.routers._schemas import ERRORS
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=ERRORS)
@@ -56,7 +60,6 @@ class CardOut(BaseModel):
     last4: str
     exp_month: int
     exp_year: int
-    fingerprint: str | None = None
 
 
 class TokenOut(BaseModel):
@@ -74,7 +77,7 @@ def _epoch(at: datetime | None) -> int | None:
     return None if at is None else int(at.timestamp())
 
 
-def token_out(rec: CardRecord, *, with_fingerprint: bool) -> dict[str, Any]:
+def token_out(rec: CardRecord) -> dict[str, Any]:
     created = _epoch(rec.created_at)
     assert created is not None
     return TokenOut(
@@ -87,7 +90,6 @@ def token_out(rec: CardRecord, *, with_fingerprint: bool) -> dict[str, Any]:
             last4=rec.last4,
             exp_month=rec.exp_month,
             exp_year=rec.exp_year,
-            fingerprint=rec.fingerprint if with_fingerprint else None,
         ),
         created=created,
         expires=_epoch(rec.expires_at),
@@ -102,15 +104,17 @@ def token_out(rec: CardRecord, *, with_fingerprint: bool) -> dict[str, Any]:
     dependencies=[TokenizeRateLimit],  # per key and address, per key (429 rate_limited)
 )
 def create_token(
-    body: TokenCreate, key: PublishableKey, runtime: RuntimeDep, now: NowDep
+    body: TokenCreate, request: Request, key: PublishableKey, runtime: RuntimeDep, now: NowDep
 ) -> dict[str, Any]:
     pan = PAN(body.card.number)
     expiry = Expiry.from_parts(body.card.exp_month, body.card.exp_year)
     cvv = CVV(body.card.cvc, pan.brand) if body.card.cvc is not None else None
+    # Before anything is stored: many cards with this BIN and last 4 is 429.
+    check_card_probing(request, runtime, key, pan, now=now)
     rec = runtime.vault.tokenize(
         key.merchant_id, pan, expiry, cvv, now=now, actor=f"api_key:{key.id}"
     )
-    return token_out(rec, with_fingerprint=False)
+    return token_out(rec)
 
 
 @router.get(
@@ -124,4 +128,4 @@ def retrieve_token(
     runtime: RuntimeDep,
     key: Annotated[ApiKeyInfo, SecretKey("tokens:read")],
 ) -> dict[str, Any]:
-    return token_out(runtime.vault.retrieve(key.merchant_id, token_id), with_fingerprint=True)
+    return token_out(runtime.vault.retrieve(key.merchant_id, token_id))
