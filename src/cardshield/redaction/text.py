@@ -4,17 +4,24 @@ This is the last line of defence for every log line, error message and transcrip
 leans towards masking, but it must not shred ordinary numbers. The rules:
 
 * A PAN is 12-19 digits that pass the brand table (prefix *and* length) and Luhn.
-* Digits may be contiguous, or grouped the way cards are printed (4-4-4-4, 4-4-4-3,
-  4-6-5, 4-6-4, ...) with one kind of separator: space, dash, dot, or their URL escapes.
+* The text is first folded (:mod:`cardshield.redaction.fold`): digits of any script become
+  ASCII digits and Unicode spaces become spaces, one character for one, so what is found
+  in the folded text is masked in the original and everything else is kept as it was.
+* Digits may be contiguous, or in groups joined by one to three separator characters, in
+  any mix: whitespace (line breaks too), ``- . , + _ /`` and their URL escapes (``%20``,
+  ``%2B``, ``%C2%A0``...). Every group but the last has at least four digits, as cards are
+  printed (4-4-4-4, 4-6-5, 6-9, 8-8, ...); that keeps phone numbers, dates and thousands
+  separators out.
 * A number is never cut out of a longer digit run, out of a decimal (``0.53091...``), a
-  dotted sequence (IP and version strings), a word (hex hashes) or a UUID.
+  dotted sequence (IP and version strings), a hex string (hex letters glued on both sides)
+  or a UUID. A letter glued on one side does not save a valid number (``card4242...x``).
 * Track 1 (``%B<PAN>^NAME^YYMM...?``) and Track 2 (``;<PAN>=YYMM...?``) lose everything
   but the masked PAN.
 * Security codes are masked where a key names them: ``cvv=123``, ``"cvc": "123"``,
   ``card[cvc]=123``, ``<cvv2>123</cvv2>``, ``CVV: 123``.
 
 The masked form keeps at most the first six and last four digits (see
-:mod:`cardshield.cards.masking`) and keeps the original separators.
+:mod:`cardshield.cards.masking`) and keeps the original separators and digit forms.
 """
 
 from __future__ import annotations
@@ -27,13 +34,17 @@ from cardshield.cards.brands import MAX_LENGTH, MIN_LENGTH, Brand, brand_for
 from cardshield.cards.luhn import luhn_valid
 from cardshield.cards.masking import mask_digits, mask_in_place
 from cardshield.cards.pan import PAN
+from cardshield.redaction.fold import fold
 
-_SEP = r"(?:[ .\-]|%20|%2[DdEe])"
-# Maximal runs of digits joined by single separators, at least MIN_LENGTH digits long.
+# One separator character: whitespace, punctuation people group digits with, URL escapes
+# of those (a "+" or "%20" in a query string, "%C2%A0" for a no-break space).
+_UNIT = r"(?:[ \t\n\r\f\v.,+_/\-]|%(?:2[0BCDEFbcdef]|5[Ff]|0[9ADad]|[Cc]2%[Aa]0))"
+_SEP = rf"(?:{_UNIT}{{1,3}})"
+# Maximal runs of digits joined by separators, at least MIN_LENGTH digits long.
 # The lookbehind makes the scan linear: a run never starts in the middle of a digit run.
 _RUN = re.compile(rf"(?<![0-9])[0-9](?:{_SEP}?[0-9]){{{MIN_LENGTH - 1},}}")
 # Separators first, so that the digits of "%20" are never read as card digits.
-_TOKEN = re.compile(rf"(?P<sep>{_SEP})|(?P<digits>[0-9]+)")
+_TOKEN = re.compile(rf"(?P<sep>{_UNIT}+)|(?P<digits>[0-9]+)")
 _THREE_DIGITS = re.compile(r"[0-9]{3}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -58,7 +69,9 @@ _CVV = re.compile(
 )
 _CVV_KEY = re.compile(rf"(?i)^(?:card(?:\[|%5B))?(?:{_CVV_KEYS})(?:\]|%5D)?$")
 
-_DOT_SEPS = frozenset({".", "%2E"})
+# A lone dot or comma next to a number makes it part of a decimal, an IP or a version.
+_DECIMAL_SEPS = frozenset({".", ",", "%2E", "%2C"})
+_HEX_LETTERS = frozenset("abcdefABCDEF")
 # Every key _CVV accepts contains one of these (lower-cased).
 _CVV_HINTS = ("cv", "csc", "cid", "cav", "code", "verification")
 
@@ -90,36 +103,14 @@ def _card(digits: str) -> PAN | None:
     return PAN._trusted(digits, brand)
 
 
-def _valid_grouping(lengths: list[int]) -> bool:
-    """Groupings cards are printed in: 4-4-4-4(-3), 4-4-4-3, 4-6-5, 4-6-4 and kin."""
-    if len(lengths) == 1:
-        return True
-    if lengths[0] == 4 and len(lengths) == 3 and lengths[1] == 6 and lengths[2] in (4, 5):
-        return True
-    return all(n == 4 for n in lengths[:-1]) and 1 <= lengths[-1] <= 4
-
-
-def _word_char(ch: str) -> bool:
-    return ch.isascii() and ch.isalnum()
-
-
-def _left_ok(text: str, start: int) -> bool:
-    """No letter or digit glued to the left, and not the fraction part of a decimal."""
-    if start == 0:
-        return True
-    ch = text[start - 1]
-    if _word_char(ch):
-        return False
-    return not (ch in ".," and start >= 2 and text[start - 2].isdigit())
-
-
-def _right_ok(text: str, end: int) -> bool:
-    if end >= len(text):
-        return True
-    ch = text[end]
-    if _word_char(ch):
-        return False
-    return not (ch in ".," and end + 1 < len(text) and text[end + 1].isdigit())
+def _in_hex(text: str, start: int, end: int) -> bool:
+    """Hex letters glued on both sides: digits inside a hash or a hex id, not a card."""
+    return (
+        start > 0
+        and end < len(text)
+        and text[start - 1] in _HEX_LETTERS
+        and text[end] in _HEX_LETTERS
+    )
 
 
 def _in_uuid(text: str, start: int, end: int) -> bool:
@@ -128,6 +119,23 @@ def _in_uuid(text: str, start: int, end: int) -> bool:
         if m.start() < end and start < m.end():
             return True
     return False
+
+
+def _longest_card(text: str, groups: list[tuple[int, int]], i: int) -> tuple[int, PAN] | None:
+    """The longest card made of whole groups from group ``i`` on, as (last group, PAN)."""
+    found: tuple[int, PAN] | None = None
+    digits = ""
+    for j in range(i, len(groups)):
+        if j > i and groups[j - 1][1] - groups[j - 1][0] < 4:
+            break  # only the last group of a printed number is shorter than four digits
+        digits += text[groups[j][0] : groups[j][1]]
+        if len(digits) > MAX_LENGTH:
+            break
+        if len(digits) >= MIN_LENGTH:
+            pan = _card(digits)
+            if pan is not None:
+                found = (j, pan)  # keep extending: the longest valid window wins
+    return found
 
 
 def _scan_run(text: str, run_start: int, run_end: int) -> Iterator[CardMatch]:
@@ -140,34 +148,16 @@ def _scan_run(text: str, run_start: int, run_end: int) -> Iterator[CardMatch]:
             groups.append(tok.span())
     i = 0
     while i < len(groups):
-        found: tuple[int, PAN] | None = None
-        digits = ""
-        for j in range(i, len(groups)):
-            digits += text[groups[j][0] : groups[j][1]]
-            if len(digits) > MAX_LENGTH:
-                break
-            if j > i and seps[j - 1] != seps[i]:
-                break  # one kind of separator inside a number
-            if len(digits) < MIN_LENGTH:
-                continue
-            if not _valid_grouping([e - s for s, e in groups[i : j + 1]]):
-                continue
-            pan = _card(digits)
-            if pan is not None:
-                found = (j, pan)  # keep extending: the longest valid window wins
+        found = _longest_card(text, groups, i)
         if found is None:
             i += 1
             continue
         j, pan = found
         start, end = groups[i][0], groups[j][1]
-        # A dot next to the window means a decimal, an IP or a version string.
-        left_sep_dot = i > 0 and seps[i - 1] in _DOT_SEPS
-        right_sep_dot = j < len(seps) and seps[j] in _DOT_SEPS
         if (
-            left_sep_dot
-            or right_sep_dot
-            or (i == 0 and not _left_ok(text, start))
-            or (j == len(groups) - 1 and not _right_ok(text, end))
+            (i > 0 and seps[i - 1] in _DECIMAL_SEPS)
+            or (j < len(seps) and seps[j] in _DECIMAL_SEPS)
+            or _in_hex(text, start, end)
             or _in_uuid(text, start, end)
         ):
             i += 1
@@ -177,36 +167,52 @@ def _scan_run(text: str, run_start: int, run_end: int) -> Iterator[CardMatch]:
         i = j + 1
 
 
-def find_pans(text: str) -> Iterator[CardMatch]:
-    """Every card number in ``text``, in order, not counting track data."""
-    for run in _RUN.finditer(text):
-        yield from _scan_run(text, run.start(), run.end())
+def _pans(folded: str) -> Iterator[CardMatch]:
+    for run in _RUN.finditer(folded):
+        yield from _scan_run(folded, run.start(), run.end())
 
 
-def find_tracks(text: str) -> Iterator[CardMatch]:
-    """Track 1 and Track 2 data (magnetic stripe equivalents), in order."""
+def _tracks(folded: str) -> list[CardMatch]:
     matches: list[CardMatch] = []
-    if "^" not in text and "=" not in text:
-        return iter(matches)
-    for m in _TRACK1.finditer(text):
+    if "^" not in folded and "=" not in folded:
+        return matches
+    for m in _TRACK1.finditer(folded):
         pan = _card(m.group("pan"))
         if pan is not None:
             positions = tuple(range(m.start("pan"), m.end("pan")))
             matches.append(CardMatch(m.start(), m.end(), pan, "track1", positions))
-    for m in _TRACK2.finditer(text):
+    for m in _TRACK2.finditer(folded):
         pan = _card(m.group("pan"))
         if pan is not None:  # without a valid PAN "digits=digits" is an id, not a track
             positions = tuple(range(m.start("pan"), m.end("pan")))
             matches.append(CardMatch(m.start(), m.end(), pan, "track2", positions))
     matches.sort(key=lambda c: c.start)
-    return iter(matches)
+    return matches
+
+
+def find_pans(text: str) -> Iterator[CardMatch]:
+    """Every card number in ``text``, in order, not counting track data."""
+    return _pans(fold(text))
+
+
+def find_tracks(text: str) -> Iterator[CardMatch]:
+    """Track 1 and Track 2 data (magnetic stripe equivalents), in order."""
+    return iter(_tracks(fold(text)))
 
 
 def find_cards(text: str) -> Iterator[CardMatch]:
-    """Track data and PANs, in order, without overlaps (track data wins)."""
-    tracks = list(find_tracks(text))
+    """Track data and PANs, in order, without overlaps (track data wins).
+
+    Offsets and positions index ``text`` itself (folding keeps every index).
+    """
+    folded = fold(text)
+    tracks = _tracks(folded)
     yield from tracks
-    for match in find_pans(text):
+    yield from _untracked_pans(folded, tracks)
+
+
+def _untracked_pans(folded: str, tracks: list[CardMatch]) -> Iterator[CardMatch]:
+    for match in _pans(folded):
         if not any(t.start < match.end and match.start < t.end for t in tracks):
             yield match
 
@@ -219,7 +225,12 @@ def _mask_track(match: CardMatch) -> str:
 
 def redact_cards(text: str) -> str:
     """Mask every PAN and replace every track in ``text``."""
-    matches = sorted(find_cards(text), key=lambda c: c.start)
+    return _redact_cards(text, fold(text))
+
+
+def _redact_cards(text: str, folded: str) -> str:
+    tracks = _tracks(folded)
+    matches = sorted([*tracks, *_untracked_pans(folded, tracks)], key=lambda c: c.start)
     if not matches:
         return text
     out: list[str] = []
@@ -238,10 +249,19 @@ def redact_cards(text: str) -> str:
 
 def redact_cvvs(text: str) -> str:
     """Replace the value of every named security-code field with ``***``."""
-    low = text.lower()
+    folded = fold(text)
+    low = folded.lower()
     if not any(hint in low for hint in _CVV_HINTS):
         return text  # cheap C-speed substring checks skip the regex on most lines
-    return _CVV.sub(lambda m: f"{m.group('key')}{m.group('sep')}***", text)
+    if folded is text:
+        return _CVV.sub(lambda m: f"{m.group('key')}{m.group('sep')}***", text)
+    out: list[str] = []
+    pos = 0
+    for m in _CVV.finditer(folded):  # same indexes: replace the values in the original
+        out += [text[pos : m.start("value")], "***"]
+        pos = m.end("value")
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def is_cvv_key(key: str) -> bool:
@@ -251,9 +271,10 @@ def is_cvv_key(key: str) -> bool:
 
 def redact(text: str) -> str:
     """Mask all card data in ``text``: track data, PANs and named security codes."""
-    if _THREE_DIGITS.search(text) is None:
+    folded = fold(text)
+    if _THREE_DIGITS.search(folded) is None:
         return text  # the common case for log lines: nothing that could be card data
-    return redact_cvvs(redact_cards(text))
+    return redact_cvvs(_redact_cards(text, folded))
 
 
 def contains_card_data(text: str) -> bool:

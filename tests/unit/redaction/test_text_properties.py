@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from cardshield.cards import CVV, IIN_TABLE, PAN, luhn_check_digit, mask_in_place
 from cardshield.redaction.text import redact
 
+from . import card_shapes as shapes
+
 SEPARATORS = [" ", "-", ".", "%20", "%2D", "%2E"]
 
 
@@ -95,3 +97,13 @@ def test_repr_and_str_never_contain_the_value(pan: PAN, code: str) -> None:
         assert pan.reveal() not in shown
     for shown in (repr(cvv), str(cvv), f"{cvv}"):
         assert code not in shown
+
+
+@settings(max_examples=500, deadline=None)
+@given(shapes.written(), st.text(shapes.NOT_A_DIGIT, max_size=40), st.text(max_size=40))
+def test_any_pasted_shape_is_masked(case: shapes.Written, before: str, after: str) -> None:
+    # Unicode spaces and digits, doubled and mixed separators, any grouping, glued letters.
+    text = f"{before} | {case.text} | {after}"
+    out = redact(text)
+    assert f" | {case.masked()} | " in out
+    assert case.pan.reveal() not in shapes.digits_of(out.rsplit(" | ", 1)[0])
