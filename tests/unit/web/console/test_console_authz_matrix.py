@@ -16,18 +16,22 @@ is authorization alone. Path parameters are filled with real objects of the firs
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from starlette.websockets import WebSocketDisconnect
 
 from cardshield.cards import PAN, Expiry, luhn_check_digit
 from cardshield.payments.webhooks import create_endpoint
+from cardshield.phone.agent.service import agent_control, keypad
+from cardshield.phone.calls import CallStore
 from cardshield.security import sessions
 from cardshield.security.apikeys import SCOPES, create_key
 from cardshield.security.permissions import (
@@ -39,7 +43,8 @@ from cardshield.security.permissions import (
     iter_routes,
     route_access,
 )
-from cardshield.storage.schema import payments
+from cardshield.storage.schema import audit_log, payments
+from cardshield.web.console.pages import phone as agent_screen
 from cardshield.web.console.routing import DENIED_HEADER
 from cardshield.web.deps import Public
 from tests.conftest import assert_no_card_data
@@ -454,3 +459,112 @@ def test_operators_limited_to_a_merchant_see_only_its_payments(
     assert listing.status_code == 200 and "pay_matrix1" not in listing.text
     keys = client.get(f"/console/api-keys?merchant={c.merchant}")
     assert keys.status_code == 404
+
+
+@dataclass(frozen=True)
+class SignedInAgent:
+    client: TestClient
+    csrf: str
+    actor: str  # how the audit log names the agent
+
+
+def _agent_of(c: Console, username: str, merchant: str | None) -> SignedInAgent:
+    """An agent limited to ``merchant`` (``None``: all merchants), signed in."""
+    op = c.add_operator(username, Role.AGENT, merchant=merchant)
+    client = c.client()
+    with c.engine.begin() as conn:
+        token = sessions.start(conn, now=c.clock(), operator_id=op.id, stage="active")
+        live = sessions.load(conn, token.reveal(), now=c.clock())
+    assert live is not None
+    client.cookies.set("__Host-cardshield_session", token.reveal())
+    return SignedInAgent(client, live.csrf_token, f"operator:{op.id}")
+
+
+def _messages_until_echo(ws: Any) -> list[dict[str, Any]]:
+    """Every message the socket sends before the answer to an unknown action (which always
+    comes, so reading never hangs)."""
+    ws.send_text(json.dumps({"action": "echo"}))
+    seen = []
+    while (message := json.loads(ws.receive_text())) != {
+        "type": "error",
+        "code": "unknown_action",
+    }:
+        seen.append(message)
+    return seen
+
+
+def test_an_agent_socket_opened_before_the_call_never_reaches_another_merchants_call(
+    console: Console,
+) -> None:
+    """An agent of the other merchant opens the live socket for a call id before the call
+    exists; the call then comes in for the first merchant (its own agent starts capture and
+    the caller keys the card). The early socket is pushed nothing, and start, re-request,
+    cancel and charge are refused as for an unknown call; the call is untouched, and the
+    first merchant's agent goes on to charge it."""
+    c = console
+    c.services.limiter.reset()
+    call = "CA" + "6" * 32
+    intruding = _agent_of(c, "capture-intruder", c.other_merchant)
+    owning = _agent_of(c, "capture-owner", c.merchant)
+    url = f"/console/phone/live/{call}?csrf="
+    origin = {"Origin": SOCKET_ORIGIN}
+    store = CallStore(c.engine)
+    not_found = {"type": "error", "code": "call_not_found"}
+    actions = [
+        {"action": "cancel"},
+        {"action": "rerequest", "field": "card"},
+        {"action": "charge", "amount": 700, "currency": "EUR"},
+        {"action": "start"},
+    ]
+    with intruding.client.websocket_connect(url + intruding.csrf, headers=origin) as intruder:
+        for action in actions[:-1]:  # an unknown call (start would create one)
+            intruder.send_text(json.dumps(action))
+            assert json.loads(intruder.receive_text()) == not_found
+        with owning.client.websocket_connect(url + owning.csrf, headers=origin) as owner:
+            owner.send_text(json.dumps({"action": "start"}))
+            while json.loads(owner.receive_text())["step"] != "expiry":
+                pass  # the row as created (idle), then with capture started
+            pad = keypad(c.runtime, c.clock)
+            for digit in "1230#" + MATRIX_PAN + "#" + "123#":
+                pad.press(call, digit)
+            ready = store.get(call)
+            assert (ready.step, ready.merchant_id) == ("ready", c.merchant)
+            # Long enough for the early socket to have read the row (a notice, or its fallback).
+            time.sleep(agent_screen.FALLBACK_S * 1.5)
+            for action in actions:
+                intruder.send_text(json.dumps(action))
+            seen = _messages_until_echo(intruder)
+            assert seen == [not_found] * len(actions), seen
+            assert store.get(call) == ready
+            owner.send_text(json.dumps({"action": "charge", "amount": 700, "currency": "EUR"}))
+            while (view := json.loads(owner.receive_text())).get("outcome") is None:
+                assert view.get("type") == "capture", view
+            assert view["outcome"] == "approved"
+        assert _messages_until_echo(intruder) == []  # nor the charge's view
+        assert_no_card_data(json.dumps(view), pans=(MATRIX_PAN,))
+    with c.engine.connect() as conn:
+        entries = conn.execute(select(audit_log).where(audit_log.c.target == call)).all()
+    assert {e.action for e in entries} >= {"phone.capture.start", "phone.capture.charge"}
+    assert intruding.actor not in {e.actor for e in entries}
+
+
+def test_an_agent_socket_for_another_merchants_existing_call_is_refused(
+    console: Console,
+) -> None:
+    """The WebSocket matrix's merchant cell: an agent limited to one merchant cannot open the
+    live socket of another merchant's existing call; an agent of that merchant, and an
+    agent for all merchants, can."""
+    c = console
+    c.services.limiter.reset()
+    call = "CA" + "8" * 32
+    agent_control(c.runtime).start(call, c.merchant, now=c.clock(), actor="test")
+    url = f"/console/phone/live/{call}?csrf="
+    origin = {"Origin": SOCKET_ORIGIN}
+    other = _agent_of(c, "socket-other-agent", c.other_merchant)
+    assert not _socket_opens(other.client, url + other.csrf, origin)
+    for agent in (
+        _agent_of(c, "socket-own-agent", c.merchant),
+        _agent_of(c, "socket-all-agent", None),
+    ):
+        with agent.client.websocket_connect(url + agent.csrf, headers=origin) as ws:
+            assert json.loads(ws.receive_text())["call_sid"] == call

@@ -10,7 +10,14 @@ says when to read it) and takes the agent's actions as JSON messages.
 
 The session is checked again before every action (which counts as activity for the idle
 timeout) and every few seconds while the agent only watches: a socket outlives neither a
-sign-out, an idle timeout, a disabled account nor a role change. It is closed with 1008.
+sign-out, an idle timeout, a disabled account, a role change nor a change of the merchant
+the account is limited to. It is closed with 1008.
+
+An operator limited to one merchant sees and acts on that merchant's calls only. A socket
+may be opened before its call exists (the agent opens the screen, then starts capture):
+opening it claims nothing, so the merchant is checked on every read of the row that would
+be pushed and on every action; another merchant's call is never pushed, and every action on
+it is answered as for a call that does not exist (``call_not_found``).
 """
 
 from __future__ import annotations
@@ -29,10 +36,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from cardshield.crypto import Secret
 from cardshield.errors import CardshieldError
-from cardshield.phone.agent.control import AgentControl
+from cardshield.phone.agent.control import AgentControl, MerchantScope
 from cardshield.phone.agent.service import agent_control
 from cardshield.phone.agent.view import masked_view
-from cardshield.phone.live import call_store, notices_for
+from cardshield.phone.live import notices_for
 from cardshield.runtime import Runtime
 from cardshield.security import sessions
 from cardshield.security.permissions import Access, Permission, declare, has_permission
@@ -79,7 +86,16 @@ class AgentSession:
         runtime: Runtime = websocket.app.state.runtime
         with runtime.engine.begin() as conn:
             live = sessions.load(conn, self.token.reveal(), now=_clock(websocket), touch=touch)
-        return _may_capture(live)
+        # The merchants this socket acts for were fixed when it opened.
+        return (
+            _may_capture(live)
+            and live is not None
+            and live.operator.merchant_id == self.session.operator.merchant_id
+        )
+
+    @property
+    def scope(self) -> MerchantScope:
+        return MerchantScope(self.session.operator.merchant_id)
 
 
 def _may_capture(session: Session | None) -> bool:
@@ -118,27 +134,30 @@ AgentSocket = Annotated[
 def _act(
     control: AgentControl,
     runtime: Runtime,
-    session: Session,
+    agent: AgentSession,
     call: str,
     msg: dict[str, Any],
     now: datetime,
 ) -> dict[str, Any] | None:
+    session, scope = agent.session, agent.scope
     actor = f"operator:{session.operator.id}"
     action = msg.get("action")
     merchant = session.operator.merchant_id or runtime.settings.phone_merchant_id
     try:
         if action == "start":
-            control.start(call, merchant, now=now, actor=actor)
+            control.start(call, merchant, scope=scope, now=now, actor=actor)
         elif action == "rerequest":
-            control.rerequest(call, str(msg.get("field", "")), now=now, actor=actor)
+            field = str(msg.get("field", ""))
+            control.rerequest(call, field, scope=scope, now=now, actor=actor)
         elif action == "cancel":
-            control.cancel(call, now=now, actor=actor)
+            control.cancel(call, scope=scope, now=now, actor=actor)
         elif action == "charge":
             amount = msg.get("amount")
             if not isinstance(amount, int):
                 return {"type": "error", "code": "invalid_amount"}
+            currency = str(msg.get("currency", ""))
             control.charge(
-                call, amount=amount, currency=str(msg.get("currency", "")), now=now, actor=actor
+                call, scope=scope, amount=amount, currency=currency, now=now, actor=actor
             )
         else:
             return {"type": "error", "code": "unknown_action"}
@@ -154,14 +173,11 @@ async def _session_ended(websocket: WebSocket) -> None:
 @router.websocket("/phone/live/{call_sid}")
 async def live(websocket: WebSocket, call_sid: str, agent: AgentSocket) -> None:
     runtime: Runtime = websocket.app.state.runtime
-    session = agent.session
     call = call_sid[:64]
-    store = call_store(runtime)
     control = agent_control(runtime)
-    if session.operator.merchant_id is not None:
-        found = await run_in_threadpool(store.find, call)
-        if found is not None and found.merchant_id != session.operator.merchant_id:
-            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "not allowed")
+    found = await run_in_threadpool(control.store.find, call)
+    if found is not None and not agent.scope.covers(found.merchant_id):
+        raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "not allowed")
     await websocket.accept()
 
     async def push() -> None:
@@ -176,7 +192,9 @@ async def live(websocket: WebSocket, call_sid: str, agent: AgentSocket) -> None:
                     if not await run_in_threadpool(agent.still_allowed, websocket, touch=False):
                         await _session_ended(websocket)
                         return
-                state = await run_in_threadpool(store.find, call)
+                # Checked on every read: the call may have come in for another merchant
+                # after this socket opened.
+                state = await run_in_threadpool(control.find, call, agent.scope)
                 if state is not None and state.version != version:
                     version = state.version
                     await websocket.send_text(json.dumps(masked_view(state)))
@@ -196,7 +214,7 @@ async def live(websocket: WebSocket, call_sid: str, agent: AgentSocket) -> None:
                 await _session_ended(websocket)
                 break
             now = _clock(websocket)
-            reply = await run_in_threadpool(_act, control, runtime, session, call, msg, now)
+            reply = await run_in_threadpool(_act, control, runtime, agent, call, msg, now)
             if reply is not None:
                 await websocket.send_text(json.dumps(reply))
     except WebSocketDisconnect:
