@@ -13,6 +13,7 @@ from cardshield.crypto.kms import KMSProvider, open_kms
 from cardshield.gateways import Connector, get_connector
 from cardshield.gateways.sandbox import account_for
 from cardshield.payments.service import PaymentService
+from cardshield.security.audit import bind_key
 from cardshield.storage import check_current, make_engine
 from cardshield.vault import CVVStore, MemoryCVVStore, RedisCVVStore, Vault, VaultPolicy
 
@@ -65,6 +66,7 @@ def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
         check_current(engine)
     kms = open_kms(settings.effective_kms_url)
     kms.check()
+    bind_key(engine, kms)  # audit entries written through this engine are MACs under it
     store: CVVStore = (
         RedisCVVStore.from_url(settings.redis_url) if settings.redis_url else MemoryCVVStore()
     )

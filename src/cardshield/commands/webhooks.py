@@ -32,6 +32,7 @@ from rich.table import Table
 from sqlalchemy import Engine, select
 
 from cardshield.commands._shared import settings, utcnow
+from cardshield.crypto.kms import open_kms
 from cardshield.errors import CardshieldError
 from cardshield.payments.webhooks import (
     RetryPolicy,
@@ -44,6 +45,7 @@ from cardshield.payments.webhooks import (
     run_forever,
 )
 from cardshield.payments.webhooks.transport import PinnedTransport
+from cardshield.security.audit import bind_key
 from cardshield.storage import check_current, make_engine
 from cardshield.storage.schema import events, webhook_attempts, webhook_deliveries
 
@@ -71,15 +73,26 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _bind_audit_key(engine: Engine, kms_url: str) -> None:
+    """Endpoint changes and replays are audited: their entries need the KMS's audit key."""
+    kms = open_kms(kms_url)
+    try:
+        bind_key(engine, kms)
+    finally:
+        kms.close()
+
+
 @contextmanager
 def _engine(ctx: typer.Context) -> Iterator[Engine]:
     """The database at the current schema; CardshieldErrors become one line, exit 2."""
     try:
-        engine = make_engine(settings(ctx).effective_database_url)
+        s = settings(ctx)
+        engine = make_engine(s.effective_database_url)
     except CardshieldError as exc:
         raise _fail(exc.message) from None
     try:
         check_current(engine)
+        _bind_audit_key(engine, s.effective_kms_url)
         yield engine
     except CardshieldError as exc:
         raise _fail(exc.message) from None

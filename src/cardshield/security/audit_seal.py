@@ -19,11 +19,13 @@ real entry or the placeholder is kept, never both and never neither (a failed se
 simply retried). SQLite reuses a rolled-back rowid instead, so a gap there can only mean a
 deleted entry: the sealer stops before it and reports it rather than papering over it.
 
-The sealer also refuses to seal an entry whose content no longer matches its content hash.
-Every ``checkpoint_every``-th sequence number gets a checkpoint: the chain hash at that
-entry, signed by the KMS, so that rewriting the chain before it needs the signing key. The
-newest head gets one too (replacing the previous head checkpoint), so that truncating the
-chain is caught; a sealer that finds a checkpoint beyond the sealed head stops there.
+The sealer also refuses to seal an entry whose content no longer matches its content hash
+(an HMAC under the audit key, which only a holder of the KMS can compute), and an entry with
+an unkeyed legacy hash after keyed ones. Every ``checkpoint_every``-th sequence number gets a
+checkpoint: the chain hash at that entry, signed by the KMS, so that rewriting the chain
+before it needs the signing key. The newest head gets one too (replacing the previous head
+checkpoint), so that truncating the chain is caught; a sealer that finds a checkpoint beyond
+the sealed head stops there.
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ from cardshield.security.audit import (
     DEFAULT_CHECKPOINT_EVERY,
     GAP_ACTION,
     GENESIS_HASH,
+    HASH_KEYED,
+    HASH_UNKEYED,
     SEALER_ACTOR,
+    AuditKey,
     Signer,
     chain_hash,
     checkpoint_message,
@@ -75,7 +80,8 @@ class SealReport:
     ``head_hash`` describe the end of the sealed chain afterwards (0 and the genesis hash
     when empty). ``pending`` entries were left unsealed: newer than a gap still inside its
     grace period, or behind ``stalled_at``, the sequence number where the sealer refused to
-    go on (``stall_reason`` says why: a deleted or edited entry).
+    go on (``stall_reason`` says why: a ``deleted`` or ``edited`` entry; ``stall_detail``
+    says more).
     """
 
     sealed: int
@@ -86,6 +92,7 @@ class SealReport:
     pending: int
     stalled_at: int | None = None
     stall_reason: str | None = None
+    stall_detail: str | None = None
 
 
 @dataclass
@@ -98,6 +105,10 @@ class _Batch:
     more: bool = False
     stalled_at: int | None = None
     stall_reason: str | None = None
+    stall_detail: str | None = None
+
+    def stall(self, seq: int, reason: str, detail: str) -> None:
+        self.stalled_at, self.stall_reason, self.stall_detail = seq, reason, detail
 
 
 def _begin_locked(conn: Connection) -> None:
@@ -125,6 +136,14 @@ def sealed_head(conn: Connection) -> tuple[int, str]:
     return int(row.seq), str(row.chain_hash)
 
 
+def _head_keyed(conn: Connection, head_seq: int) -> bool:
+    """Whether the newest sealed entry has a keyed hash (then no legacy one may follow)."""
+    version = conn.execute(
+        select(audit_log.c.hash_version).where(audit_log.c.seq == head_seq)
+    ).scalar()
+    return version == HASH_KEYED
+
+
 def _link(prev: str, seq: int, content: str) -> str:
     linked = chain_hash(prev, seq, content)
     if linked is None:  # only a tampered stored digest gets here, and we check those first
@@ -135,6 +154,7 @@ def _link(prev: str, seq: int, content: str) -> str:
 def _seal_batch(
     conn: Connection,
     signer: Signer,
+    key: AuditKey,
     *,
     now: datetime,
     grace: timedelta,
@@ -163,16 +183,17 @@ def _seal_batch(
     stopped = False
     last_signed = conn.execute(select(func.max(audit_checkpoints.c.upto_seq))).scalar()
     if not is_digest(prev):
-        out.stalled_at, out.stall_reason = head_seq, "edited"
+        out.stall(head_seq, "edited", "its chain hash is not a SHA-256 digest")
         rows, stopped = [], True
     elif last_signed is not None and last_signed > head_seq:
         # A signed checkpoint covers entries that are gone: never seal over a deletion.
-        out.stalled_at, out.stall_reason = head_seq + 1, "deleted"
+        out.stall(head_seq + 1, "deleted", f"checkpoint {last_signed} covers entries now gone")
         rows, stopped = [], True
+    keyed = _head_keyed(conn, head_seq)
     for row in rows:
         if row.seq > expected:
             if not records_gaps:
-                out.stalled_at, out.stall_reason = expected, "deleted"
+                out.stall(expected, "deleted", "missing from the unsealed entries")
                 stopped = True
                 break
             if row.occurred_at > now - grace:
@@ -187,6 +208,8 @@ def _seal_batch(
                     merchant_id=None,
                     target=None,
                     details=GAP_DETAILS,
+                    # keyed, unless it sits among legacy entries written before the upgrade
+                    key=key if keyed or row.hash_version != HASH_UNKEYED else None,
                 )
                 chain = _link(prev, missing, values["content_hash"])
                 conn.execute(
@@ -195,11 +218,17 @@ def _seal_batch(
                     )
                 )
                 out.gaps.append(missing)
+                keyed = keyed or values["hash_version"] == HASH_KEYED
                 step(missing, chain)
-        if row_content_hash(row) != row.content_hash:
-            out.stalled_at, out.stall_reason = row.seq, "edited"
+        if row.hash_version == HASH_UNKEYED and keyed:
+            out.stall(row.seq, "edited", "an unkeyed content hash after keyed entries")
             stopped = True
             break
+        if row_content_hash(row, key) != row.content_hash:
+            out.stall(row.seq, "edited", "its content does not match its content hash")
+            stopped = True
+            break
+        keyed = keyed or row.hash_version == HASH_KEYED
         chain = _link(prev, row.seq, row.content_hash)
         links.append({"b_seq": row.seq, "b_prev": prev, "b_chain": chain})
         step(row.seq, chain)
@@ -259,6 +288,7 @@ def seal(
     """
     if checkpoint_every < 1 or batch_size < 1:
         raise ValueError("checkpoint_every and batch_size must be positive")
+    key = AuditKey.derive(kms)
     total = _Batch()
     while True:
         for attempt in range(_RETRIES):
@@ -268,6 +298,7 @@ def seal(
                     batch = _seal_batch(
                         conn,
                         kms,
+                        key,
                         now=now,
                         grace=grace,
                         checkpoint_every=checkpoint_every,
@@ -287,6 +318,7 @@ def seal(
         total.checkpoints += batch.checkpoints
         total.head_seq, total.head_hash = batch.head_seq, batch.head_hash
         total.stalled_at, total.stall_reason = batch.stalled_at, batch.stall_reason
+        total.stall_detail = batch.stall_detail
         if not batch.more:
             break
     with engine.connect() as conn:
@@ -300,4 +332,5 @@ def seal(
         pending=pending,
         stalled_at=total.stalled_at,
         stall_reason=total.stall_reason,
+        stall_detail=total.stall_detail,
     )

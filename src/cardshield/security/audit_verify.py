@@ -4,7 +4,8 @@
 first problem, which it names by sequence number and kind:
 
 ``edited``
-    an entry's content no longer matches its content hash, or its seal does not match it;
+    an entry's content no longer matches its content hash (an HMAC under the audit key), its
+    seal does not match it, or it has an unkeyed legacy hash after keyed entries;
 ``deleted``
     a sequence number is missing and is not a recorded gap (sealed entries are numbered
     without holes: the sealer records every legitimate gap as an ``audit.gap`` entry);
@@ -15,8 +16,8 @@ first problem, which it names by sequence number and kind:
 ``bad_checkpoint``
     a checkpoint whose signature does not verify with the KMS key;
 ``rewritten``
-    a correctly signed checkpoint that does not match the chain: entries at or before it
-    were rewritten with fresh hashes;
+    a correctly signed checkpoint that does not match the chain:
+    entries at or before it were rewritten with fresh hashes;
 ``missing_checkpoint``
     no checkpoint at a sequence number that is a multiple of ``checkpoint_every``.
 
@@ -48,6 +49,9 @@ from cardshield.security.audit import (
     DEFAULT_CHECKPOINT_EVERY,
     GAP_ACTION,
     GENESIS_HASH,
+    HASH_KEYED,
+    HASH_UNKEYED,
+    AuditKey,
     Signer,
     chain_hash,
     checkpoint_message,
@@ -171,11 +175,22 @@ def _sealed_content_from(conn: Connection, row: Any, prev: str) -> int | None:
     return None
 
 
-def _check_content(conn: Connection, row: Any) -> None:
-    recomputed = row_content_hash(row)
+@dataclass
+class _Walk:
+    """What the walk carries from entry to entry besides the chain itself."""
+
+    key: AuditKey
+    keyed: bool = False  # a keyed entry was seen: no legacy one may follow
+
+
+def _check_content(conn: Connection, row: Any, walk: _Walk) -> None:
+    if row.hash_version == HASH_UNKEYED and walk.keyed:
+        raise _fail(row.seq, "edited", "an unkeyed content hash after keyed entries")
+    walk.keyed = walk.keyed or row.hash_version == HASH_KEYED
+    recomputed = row_content_hash(row, walk.key)
     if recomputed == row.content_hash:
         return
-    source = _content_moved_from(conn, row.seq, recomputed)
+    source = None if recomputed is None else _content_moved_from(conn, row.seq, recomputed)
     if source is not None:
         raise _fail(row.seq, "reordered", f"it holds the content of entry {source}")
     raise _fail(row.seq, "edited", "its content does not match its content hash")
@@ -194,7 +209,7 @@ def _check_checkpoint(signer: Signer, cp: Any, chain: str) -> None:
         raise _fail(seq, "rewritten", "the chain differs from its signed checkpoint")
 
 
-def _check_unsealed(conn: Connection, row: Any, expected: int | None) -> None:
+def _check_unsealed(conn: Connection, row: Any, expected: int | None, walk: _Walk) -> None:
     """An entry not yet sealed; ``expected`` is its required seq where holes cannot occur."""
     if row.prev_hash is not None or row.sealed_at is not None:
         raise _fail(row.seq, "edited", "half of its seal is missing")
@@ -202,7 +217,7 @@ def _check_unsealed(conn: Connection, row: Any, expected: int | None) -> None:
         raise _fail(expected, "deleted", "missing from the unsealed entries")
     if not is_digest(row.content_hash):
         raise _fail(row.seq, "edited", "its content hash is not a SHA-256 digest")
-    _check_content(conn, row)
+    _check_content(conn, row, walk)
 
 
 def _check_truncation(checkpoints: dict[int, Any], head_seq: int) -> None:
@@ -212,7 +227,9 @@ def _check_truncation(checkpoints: dict[int, Any], head_seq: int) -> None:
         raise _fail(head_seq + 1, "deleted", f"checkpoint {min(beyond)} covers entries now gone")
 
 
-def _walk(conn: Connection, signer: Signer, checkpoint_every: int, stats: dict[str, Any]) -> None:
+def _walk(
+    conn: Connection, signer: Signer, checkpoint_every: int, walk: _Walk, stats: dict[str, Any]
+) -> None:
     checkpoints = {int(cp.upto_seq): cp for cp in conn.execute(select(audit_checkpoints))}
     sealed_max = conn.execute(
         select(func.max(audit_log.c.seq)).where(audit_log.c.chain_hash.is_not(None))
@@ -231,7 +248,7 @@ def _walk(conn: Connection, signer: Signer, checkpoint_every: int, stats: dict[s
                     if head_seq == (sealed_max or 0):  # no sealed entry after this one
                         _check_truncation(checkpoints, head_seq)
                     in_tail, virtual, stats["tail_start"] = True, prev, row.seq
-                _check_unsealed(conn, row, expected if sqlite else None)
+                _check_unsealed(conn, row, expected if sqlite else None, walk)
                 # The chain this tail would have, to tell a stripped seal from a forged entry.
                 virtual = chain_hash(virtual, row.seq, row.content_hash) or virtual
                 stats["unsealed"] += 1
@@ -245,7 +262,7 @@ def _walk(conn: Connection, signer: Signer, checkpoint_every: int, stats: dict[s
                 raise _fail(expected, "deleted", "missing from the sealed chain")
             if row.prev_hash != prev:
                 raise _classify_link(conn, row, prev)
-            _check_content(conn, row)
+            _check_content(conn, row, walk)
             if chain_hash(prev, row.seq, row.content_hash) != row.chain_hash:
                 source = _sealed_content_from(conn, row, prev)
                 if source is not None:
@@ -265,7 +282,10 @@ def _walk(conn: Connection, signer: Signer, checkpoint_every: int, stats: dict[s
 
 
 def verify(
-    engine: Engine, kms: Signer, *, checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
+    engine: Engine,
+    kms: Signer,
+    *,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
 ) -> VerifyReport:
     """Check the whole audit log; report the first problem found, if any.
 
@@ -274,6 +294,7 @@ def verify(
     """
     if checkpoint_every < 1:
         raise ValueError("checkpoint_every must be positive")
+    walk = _Walk(AuditKey.derive(kms))
     stats: dict[str, Any] = {
         "sealed": 0,
         "gaps": 0,
@@ -287,7 +308,7 @@ def verify(
     with engine.connect() as conn:
         conn = _snapshot(conn)
         try:
-            _walk(conn, kms, checkpoint_every, stats)
+            _walk(conn, kms, checkpoint_every, walk, stats)
         except _Found as found:
             problem = found.problem
         finally:

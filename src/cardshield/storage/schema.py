@@ -17,10 +17,12 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from cardshield.storage.types import BigIntId, UTCDateTime
@@ -116,6 +118,9 @@ audit_log = Table(
     Column("prev_hash", String(64)),
     Column("chain_hash", String(64)),
     Column("sealed_at", UTCDateTime()),
+    # How content_hash was computed: 2 = HMAC under the audit key, 1 = plain SHA-256 (entries
+    # from before keyed hashes; the default, so rows written without saying stay checkable).
+    Column("hash_version", SmallInteger, nullable=False, server_default=text("1")),
     Index(None, "merchant_id", "occurred_at"),
     Index(None, "action", "occurred_at"),
 )

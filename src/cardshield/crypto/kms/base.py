@@ -16,8 +16,10 @@ Contract every provider keeps (tests/integration/crypto/test_kms_contract.py che
   wrong context, a tampered or foreign blob, and an unknown or retired version;
   :class:`~cardshield.crypto.errors.KMSError` means the provider itself failed (unreachable,
   wrong PIN, missing permissions) and its one-line message says what to do.
-* ``sign`` returns a MAC or signature over ``data`` that ``verify`` accepts; ``verify`` returns
-  False (never raises) for a wrong signature. The signing key does not rotate with the KEK.
+* ``sign`` returns a MAC over ``data`` that ``verify`` accepts; ``verify`` returns False
+  (never raises) for a wrong signature. The signing key does not rotate with the KEK. ``sign``
+  is deterministic (HMAC-SHA256 in every provider): the audit log's entry key is derived from
+  it (:class:`cardshield.security.audit.AuditKey`), so every node must get the same bytes.
 * ``check()`` returns None when the provider is usable and raises KMSError otherwise.
 * ``close()`` releases sessions and connections; a closed provider must not be used again.
 * ``repr``/``str`` never show key material, PINs or credentials.

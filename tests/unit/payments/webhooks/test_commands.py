@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
 from cardshield.cli import app
+from cardshield.crypto.kms import init_kms
 from cardshield.storage import make_engine, upgrade
 from cardshield.storage.schema import merchants, webhook_deliveries
 from tests.unit.payments.webhooks.conftest import MERCHANT, NOW, emit
@@ -29,6 +30,7 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     with engine.begin() as conn:
         conn.execute(insert(merchants).values(id=MERCHANT, name="Shop", created_at=NOW))
     engine.dispose()
+    init_kms(f"local:{tmp_path / 'kek.key'}").close()  # the audit entries are keyed with it
     # The CLI configures logging for its process; put this one's back afterwards.
     root = logging.getLogger()
     handlers, level, factory = list(root.handlers), root.level, logging.getLogRecordFactory()
