@@ -4,6 +4,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -40,7 +41,7 @@ class Api:
 
 
 @pytest.fixture
-def api(database_url: str, caplog: pytest.LogCaptureFixture) -> Iterator[Api]:
+def api(database_url: str, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> Iterator[Api]:
     caplog.set_level(logging.DEBUG)
     engine = make_engine(database_url)
     upgrade(engine)
@@ -49,7 +50,8 @@ def api(database_url: str, caplog: pytest.LogCaptureFixture) -> Iterator[Api]:
     vault = Vault(engine, kms, store)
     connector = get_connector("sandbox", {"database_url": database_url, "secret": SANDBOX_SECRET})
     payments = PaymentService(engine, vault, lambda merchant_id: (connector, merchant_id))
-    runtime = Runtime(Settings(), engine, kms, store, vault, payments)
+    # The data dir holds what the background jobs keep outside the database (audit head).
+    runtime = Runtime(Settings(data_dir=tmp_path), engine, kms, store, vault, payments)
     merchant = vault.create_merchant("shop", now=NOW)
     other = vault.create_merchant("other", now=NOW)
     with engine.begin() as conn:

@@ -38,6 +38,11 @@ class Settings(BaseModel):
     )
     kms_url: str = Field(default="", description="KEK provider URL; empty means local key file.")
     redis_url: str | None = Field(default=None, description="Redis for several nodes.")
+    audit_head_file: Path | None = Field(
+        default=None,
+        description="Where the audit sealer keeps the newest signed chain head, outside the"
+        " database; empty means audit-head.json in data_dir.",
+    )
     retention_days: int | None = Field(
         default=730, ge=1, description="Purge reusable cards unused this long; unset keeps them."
     )
@@ -164,6 +169,10 @@ class Settings(BaseModel):
     @property
     def effective_kms_url(self) -> str:
         return self.kms_url or f"local:{self.data_dir / 'kek.key'}"
+
+    @property
+    def effective_audit_head_file(self) -> Path:
+        return self.audit_head_file or self.data_dir / "audit-head.json"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

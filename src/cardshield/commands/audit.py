@@ -2,8 +2,12 @@
 
 ``verify`` exits 0 when the log is intact, 1 when it found tampering (one line naming the
 entry and the kind), 2 when it could not check (configuration, database or KMS error).
-``seal`` exits 1 when the sealer stopped before a damaged entry. ``export`` writes JSON lines
-(one entry per line, oldest first) for a SIEM.
+``verify --expect-head`` also checks the chain against a head kept outside the database (the
+sealer's head file, a copy of it, or ``SEQ:CHAIN_HASH``): a chain that ends before it or
+differs at it was truncated or rewritten. ``seal`` writes each new signed head to the head
+file (``CARDSHIELD_AUDIT_HEAD_FILE``) and exits 1 when the sealer stopped before a damaged
+entry or below that head. ``export`` writes JSON lines (one entry per line, oldest first) for
+a SIEM.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from cardshield.commands._shared import settings, utcnow
 from cardshield.crypto.kms import KMSProvider, open_kms
 from cardshield.errors import CardshieldError
 from cardshield.security.audit import DEFAULT_CHECKPOINT_EVERY
+from cardshield.security.audit_head import SignedHead, parse_head, read_head
 from cardshield.security.audit_query import AuditFilter
 from cardshield.security.audit_query import export as export_entries
 from cardshield.security.audit_seal import seal as seal_log
@@ -41,6 +46,12 @@ _EVERY = typer.Option(
     help="A signed checkpoint every N entries (the sealer and verify must agree).",
 )
 _JSON = typer.Option(False, "--json", help="Print one JSON object.")
+_EXPECT_HEAD = typer.Option(
+    None,
+    "--expect-head",
+    help="A head kept outside the database: a head file (as the sealer writes it) or "
+    "SEQ:CHAIN_HASH. The chain must reach it and match it there.",
+)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -82,11 +93,32 @@ def _table(title: str, rows: dict[str, Any]) -> Table:
     return table
 
 
+def _expected_head(value: str) -> SignedHead:
+    """``--expect-head``: SEQ:CHAIN_HASH, or the path of a head file."""
+    try:
+        return parse_head(value)
+    except ValueError:
+        pass  # not a value: a file
+    try:
+        head = read_head(Path(value))
+    except CardshieldError as exc:
+        raise _fail(exc.message) from None
+    if head is None:
+        raise _fail(f"--expect-head: no such file, and not SEQ:CHAIN_HASH: {value[:200]}")
+    return head
+
+
 @app.command("verify")
-def verify(ctx: typer.Context, checkpoint_every: int = _EVERY, as_json: bool = _JSON) -> None:
+def verify(
+    ctx: typer.Context,
+    checkpoint_every: int = _EVERY,
+    expect_head: str | None = _EXPECT_HEAD,
+    as_json: bool = _JSON,
+) -> None:
     """Check the sealed chain end to end and the unsealed tail; report the first problem."""
+    expected = None if expect_head is None else _expected_head(expect_head)
     with _open(ctx) as (engine, kms):
-        report = verify_log(engine, kms, checkpoint_every=checkpoint_every)
+        report = verify_log(engine, kms, checkpoint_every=checkpoint_every, expect_head=expected)
     problem = report.problem
     if as_json:
         out = {
@@ -100,6 +132,7 @@ def verify(ctx: typer.Context, checkpoint_every: int = _EVERY, as_json: bool = _
             "checkpoints": report.checkpoints,
             "head_seq": report.head_seq,
             "head_hash": report.head_hash,
+            "expected_head": None if expected is None else expected.seq,
         }
         typer.echo(json.dumps(out))
     elif problem is not None:
@@ -114,6 +147,9 @@ def verify(ctx: typer.Context, checkpoint_every: int = _EVERY, as_json: bool = _
                     "checkpoints verified": report.checkpoints,
                     "head entry": report.head_seq,
                     "head hash": report.head_hash,
+                    "expected head": "not given"
+                    if expected is None
+                    else f"entry {expected.seq}: matches",
                 },
             )
         )
@@ -138,6 +174,7 @@ def seal(
             now=utcnow(),
             grace=timedelta(seconds=grace),
             checkpoint_every=checkpoint_every,
+            head_file=settings(ctx).effective_audit_head_file,
         )
     if as_json:
         out = {
@@ -149,12 +186,13 @@ def seal(
             "pending": report.pending,
             "stalled_at": report.stalled_at,
             "stall_reason": report.stall_reason,
+            "stall_detail": report.stall_detail,
         }
         typer.echo(json.dumps(out))
     elif report.stalled_at is not None:
         typer.echo(
             f"TAMPERED: the sealer stopped at audit entry {report.stalled_at}: "
-            f"{report.stall_reason} (run `cardshield audit verify`)"
+            f"{report.stall_reason}: {report.stall_detail} (run `cardshield audit verify`)"
         )
     else:
         Console().print(

@@ -26,12 +26,20 @@ checkpoint: the chain hash at that entry, signed by the KMS, so that rewriting t
 before it needs the signing key. The newest head gets one too (replacing the previous head
 checkpoint), so that truncating the chain is caught; a sealer that finds a checkpoint beyond
 the sealed head stops there.
+
+Checkpoints live in the database, so someone who can write it can delete them, strip the
+seals and let the sealer sign again. Each newly signed head therefore also leaves the
+database (:mod:`cardshield.security.audit_head`): it is logged, and written to ``head_file``.
+A sealer given a head file never seals at or below the head in it: it stops when the sealed
+chain ends before that head (entries removed or unsealed) or has another hash there
+(rewritten), and only an operator who moves the file away lets it go on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -62,6 +70,7 @@ from cardshield.security.audit import (
     is_digest,
     row_content_hash,
 )
+from cardshield.security.audit_head import SignedHead, publish_head, read_head
 from cardshield.security.errors import AuditError
 from cardshield.storage.schema import audit_checkpoints, audit_log
 
@@ -80,8 +89,8 @@ class SealReport:
     ``head_hash`` describe the end of the sealed chain afterwards (0 and the genesis hash
     when empty). ``pending`` entries were left unsealed: newer than a gap still inside its
     grace period, or behind ``stalled_at``, the sequence number where the sealer refused to
-    go on (``stall_reason`` says why: a ``deleted`` or ``edited`` entry; ``stall_detail``
-    says more).
+    go on (``stall_reason`` says why: ``deleted`` or ``edited`` entry, or the chain is
+    ``truncated`` or ``rewritten`` below the signed head; ``stall_detail`` says more).
     """
 
     sealed: int
@@ -106,6 +115,7 @@ class _Batch:
     stalled_at: int | None = None
     stall_reason: str | None = None
     stall_detail: str | None = None
+    head_signature: bytes | None = None
 
     def stall(self, seq: int, reason: str, detail: str) -> None:
         self.stalled_at, self.stall_reason, self.stall_detail = seq, reason, detail
@@ -144,6 +154,29 @@ def _head_keyed(conn: Connection, head_seq: int) -> bool:
     return version == HASH_KEYED
 
 
+def _check_anchor(conn: Connection, anchor: SignedHead, head_seq: int, out: _Batch) -> bool:
+    """False (and ``out`` stalled) unless the sealed chain still reaches the signed head."""
+    if head_seq < anchor.seq:
+        out.stall(
+            head_seq + 1,
+            "truncated",
+            f"the sealed chain ends at entry {head_seq}, before the signed head {anchor.seq} "
+            "in the head file",
+        )
+        return False
+    if anchor.seq == 0:
+        return True
+    at_anchor = conn.execute(
+        select(audit_log.c.chain_hash).where(audit_log.c.seq == anchor.seq)
+    ).scalar()
+    if at_anchor != anchor.chain_hash:
+        out.stall(
+            anchor.seq, "rewritten", "the chain differs from the signed head in the head file"
+        )
+        return False
+    return True
+
+
 def _link(prev: str, seq: int, content: str) -> str:
     linked = chain_hash(prev, seq, content)
     if linked is None:  # only a tampered stored digest gets here, and we check those first
@@ -155,6 +188,7 @@ def _seal_batch(
     conn: Connection,
     signer: Signer,
     key: AuditKey,
+    anchor: SignedHead | None,
     *,
     now: datetime,
     grace: timedelta,
@@ -189,6 +223,8 @@ def _seal_batch(
         # A signed checkpoint covers entries that are gone: never seal over a deletion.
         out.stall(head_seq + 1, "deleted", f"checkpoint {last_signed} covers entries now gone")
         rows, stopped = [], True
+    elif anchor is not None and not _check_anchor(conn, anchor, head_seq, out):
+        rows, stopped = [], True  # never sign at or below a head that has left the database
     keyed = _head_keyed(conn, head_seq)
     for row in rows:
         if row.seq > expected:
@@ -259,6 +295,8 @@ def _seal_batch(
             )
         )
         out.checkpoints.append(seq)
+        if seq == expected - 1:
+            out.head_signature = signature
     out.sealed = len(links)
     out.head_seq, out.head_hash = expected - 1, prev
     out.more = not stopped and len(rows) == batch_size
@@ -280,14 +318,20 @@ def seal(
     grace: timedelta = timedelta(seconds=5),
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     batch_size: int = 1000,
+    head_file: Path | None = None,
 ) -> SealReport:
     """Link every committed, unsealed entry into the chain; sign checkpoints on the way.
 
     Each batch of up to ``batch_size`` entries commits on its own under the sealer lock, so
     a crash loses at most the batch in progress, and the next run carries on from the head.
+    Each new head is logged and, with ``head_file``, written there after its batch commits;
+    the head already in ``head_file`` is the floor below which nothing is sealed again.
     """
     if checkpoint_every < 1 or batch_size < 1:
         raise ValueError("checkpoint_every and batch_size must be positive")
+    anchor = None if head_file is None else read_head(head_file)
+    if anchor is not None:
+        anchor.check(kms)
     key = AuditKey.derive(kms)
     total = _Batch()
     while True:
@@ -299,6 +343,7 @@ def seal(
                         conn,
                         kms,
                         key,
+                        anchor,
                         now=now,
                         grace=grace,
                         checkpoint_every=checkpoint_every,
@@ -319,6 +364,9 @@ def seal(
         total.head_seq, total.head_hash = batch.head_seq, batch.head_hash
         total.stalled_at, total.stall_reason = batch.stalled_at, batch.stall_reason
         total.stall_detail = batch.stall_detail
+        if batch.head_signature is not None:
+            signed = SignedHead(batch.head_seq, batch.head_hash, batch.head_signature)
+            anchor = publish_head(signed, head_file, now=now)
         if not batch.more:
             break
     with engine.connect() as conn:

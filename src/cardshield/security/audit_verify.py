@@ -16,10 +16,13 @@ first problem, which it names by sequence number and kind:
 ``bad_checkpoint``
     a checkpoint whose signature does not verify with the KMS key;
 ``rewritten``
-    a correctly signed checkpoint that does not match the chain:
+    a correctly signed checkpoint, or the expected head, that does not match the chain:
     entries at or before it were rewritten with fresh hashes;
 ``missing_checkpoint``
-    no checkpoint at a sequence number that is a multiple of ``checkpoint_every``.
+    no checkpoint at a sequence number that is a multiple of ``checkpoint_every``;
+``truncated``
+    the sealed chain ends before the expected head (``expect_head``, a head kept outside the
+    database): entries at or below it were deleted or unsealed.
 
 Telling ``inserted`` from ``reordered`` and ``deleted`` needs a look beyond the failing
 entry: where its seal says it belongs (the ``seq`` at which its stored hashes are
@@ -32,9 +35,11 @@ yet recorded as a gap); on SQLite, whose row ids are reused after a rollback, it
 a deleted entry.
 
 Limits, inherent to a hash chain kept in the database it protects: removing the newest
-sealed entries *together with* the newest checkpoint, or an unsealed entry before the sealer
-records its number as a gap, leaves nothing behind to compare with. Keep an external copy of
-``head_seq`` / ``head_hash`` (``cardshield audit verify --json``) to catch the former.
+sealed entries *together with* the newest checkpoint, or stripping seals and checkpoints and
+letting the sealer sign again, leaves nothing in the database to compare with; so does
+removing an unsealed entry before the sealer records its number as a gap. The first two are
+what ``expect_head`` is for: the signed head the sealer publishes outside the database
+(:mod:`cardshield.security.audit_head`).
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from cardshield.security.audit import (
     is_digest,
     row_content_hash,
 )
+from cardshield.security.audit_head import SignedHead
 from cardshield.storage.schema import audit_checkpoints, audit_log
 
 # How far from its position an entry's own seal is searched for when nothing links to it.
@@ -180,6 +186,7 @@ class _Walk:
     """What the walk carries from entry to entry besides the chain itself."""
 
     key: AuditKey
+    expect: SignedHead | None
     keyed: bool = False  # a keyed entry was seen: no legacy one may follow
 
 
@@ -225,6 +232,17 @@ def _check_truncation(checkpoints: dict[int, Any], head_seq: int) -> None:
     beyond = [seq for seq in checkpoints if seq > head_seq]
     if beyond:
         raise _fail(head_seq + 1, "deleted", f"checkpoint {min(beyond)} covers entries now gone")
+
+
+def _check_expected(expect: SignedHead | None, head_seq: int) -> None:
+    """The sealed chain must reach the head kept outside the database (checked at it); run
+    after the unsealed tail, so that an entry edited there is named as such first."""
+    if expect is not None and head_seq < expect.seq:
+        raise _fail(
+            head_seq + 1,
+            "truncated",
+            f"the sealed chain ends at entry {head_seq}, before the expected head {expect.seq}",
+        )
 
 
 def _walk(
@@ -273,12 +291,16 @@ def _walk(
                 stats["checkpoints"] += 1
             elif row.seq % checkpoint_every == 0:
                 raise _fail(row.seq, "missing_checkpoint", "no signed checkpoint at this entry")
+            expect = walk.expect
+            if expect is not None and row.seq == expect.seq and row.chain_hash != expect.chain_hash:
+                raise _fail(row.seq, "rewritten", "the chain differs from the expected head")
             stats["sealed"] += 1
             stats["gaps"] += row.action == GAP_ACTION
             prev, expected = row.chain_hash, row.seq + 1
             head_seq = stats["head_seq"] = row.seq
             stats["head_hash"] = row.chain_hash
     _check_truncation(checkpoints, head_seq)
+    _check_expected(walk.expect, head_seq)
 
 
 def verify(
@@ -286,15 +308,20 @@ def verify(
     kms: Signer,
     *,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    expect_head: SignedHead | None = None,
 ) -> VerifyReport:
     """Check the whole audit log; report the first problem found, if any.
 
     ``checkpoint_every`` must be the value the sealer uses: a checkpoint is required at
-    every multiple of it within the sealed chain.
+    every multiple of it within the sealed chain. ``expect_head`` is a head kept outside the
+    database: the sealed chain must reach it and have its hash there. A signed one whose
+    signature is not the KMS's raises AuditError (nothing can be concluded from it).
     """
     if checkpoint_every < 1:
         raise ValueError("checkpoint_every must be positive")
-    walk = _Walk(AuditKey.derive(kms))
+    if expect_head is not None:
+        expect_head.check(kms)
+    walk = _Walk(AuditKey.derive(kms), expect_head)
     stats: dict[str, Any] = {
         "sealed": 0,
         "gaps": 0,

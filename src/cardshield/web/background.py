@@ -61,6 +61,11 @@ def default_jobs(runtime: Runtime) -> list[Job]:
             timeout=timeout,
         )
 
+    head_file = runtime.settings.effective_audit_head_file
+
+    def seal_audit(now: datetime) -> object:
+        return seal(runtime.engine, runtime.kms, now=now, head_file=head_file)
+
     calls = CallStore(runtime.engine)
     call_retention = timedelta(days=runtime.settings.phone_call_retention_days)
 
@@ -70,7 +75,7 @@ def default_jobs(runtime: Runtime) -> list[Job]:
         return resume_pending(runtime.payments, now=now, older_than=timedelta(seconds=settle_after))
 
     return [
-        Job("audit.seal", 5.0, lambda now: seal(runtime.engine, runtime.kms, now=now)),
+        Job("audit.seal", 5.0, seal_audit),
         Job("webhooks.deliver", 1.0, deliver),
         Job("payments.resume", min(30.0, max(1.0, settle_after / 2)), resume),
         Job("idempotency.prune", 3600.0, lambda now: prune_idempotency_keys(runtime.engine, now)),

@@ -10,28 +10,30 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 from typer.testing import CliRunner
 
 from cardshield.cli import app
-from cardshield.storage.schema import audit_log
+from cardshield.storage.schema import audit_checkpoints, audit_log
 from tests.conftest import CANARY_PAN, assert_no_card_data
 from tests.unit.security.conftest import append_many
 
 runner = CliRunner()
 
 
-def _env(database_url: str) -> dict[str, str]:
+def _env(database_url: str, data_dir: Path) -> dict[str, str]:
     # A named memory KMS is shared by every open_kms() in this process: seal and verify
-    # see the same signing key, as two runs against one real KMS would.
+    # see the same signing key, as two runs against one real KMS would. The data dir holds
+    # the sealer's head file.
     return {
+        "CARDSHIELD_DATA_DIR": str(data_dir),
         "CARDSHIELD_DATABASE_URL": database_url,
         "CARDSHIELD_KMS_URL": f"memory:audit-cli-{secrets.token_hex(4)}",
     }
 
 
-def test_seal_then_verify_then_tamper(engine: Engine, database_url: str) -> None:
-    env = _env(database_url)
+def test_seal_then_verify_then_tamper(engine: Engine, database_url: str, tmp_path: Path) -> None:
+    env = _env(database_url, tmp_path / "data")
     append_many(engine, 5)
     sealed = runner.invoke(app, ["audit", "seal", "--json", "--checkpoint-every", "2"], env=env)
     assert sealed.exit_code == 0, sealed.output
@@ -103,3 +105,59 @@ def test_operator_flow_with_a_local_key_file(tmp_path: Path) -> None:
     tampered = _cli(env, "audit", "verify")
     assert tampered.returncode == 1
     assert tampered.stdout.strip().startswith("TAMPERED: audit entry 1: deleted")
+
+
+def test_verify_against_the_head_the_sealer_kept(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    env = _env(database_url, tmp_path / "data")
+    head_file = tmp_path / "data" / "audit-head.json"
+    append_many(engine, 5)
+    sealed = runner.invoke(app, ["audit", "seal", "--checkpoint-every", "2"], env=env)
+    assert sealed.exit_code == 0, sealed.output
+    head = json.loads(head_file.read_text())
+    assert (head["format"], head["seq"]) == ("cardshield.audit.head.v1", 5)
+    verify = ["audit", "verify", "--checkpoint-every", "2", "--expect-head"]
+    ok = runner.invoke(app, [*verify, str(head_file)], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "entry 5: matches" in ok.output
+
+    with engine.begin() as conn:  # delete the newest entries and their checkpoints
+        conn.execute(delete(audit_log).where(audit_log.c.seq >= 4))
+        conn.execute(delete(audit_checkpoints).where(audit_checkpoints.c.upto_seq >= 4))
+    plain = runner.invoke(app, ["audit", "verify", "--checkpoint-every", "2"], env=env)
+    assert plain.exit_code == 0  # the database alone cannot tell
+    line = "TAMPERED: audit entry 4: truncated: the sealed chain ends at entry 3, before the "
+    for expected in (str(head_file), f"5:{head['chain_hash']}"):
+        bad = runner.invoke(app, [*verify, expected], env=env)
+        assert bad.exit_code == 1
+        assert bad.output.strip().splitlines() == [line + "expected head 5"]
+    as_json = runner.invoke(app, [*verify, str(head_file), "--json"], env=env)
+    assert as_json.exit_code == 1
+    report = json.loads(as_json.output)
+    assert (report["problem"]["kind"], report["expected_head"]) == ("truncated", 5)
+
+    append_many(engine, 2, start=10)
+    refused = runner.invoke(app, ["audit", "seal", "--checkpoint-every", "2"], env=env)
+    assert refused.exit_code == 1
+    assert refused.output.strip().splitlines() == [
+        "TAMPERED: the sealer stopped at audit entry 4: truncated: the sealed chain ends at "
+        "entry 3, before the signed head 5 in the head file (run `cardshield audit verify`)"
+    ]
+    assert json.loads(head_file.read_text()) == head
+
+
+def test_an_unusable_expected_head_is_one_line_with_exit_2(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    env = _env(database_url, tmp_path / "data")
+    damaged = tmp_path / "head.json"
+    damaged.write_text('{"format": "cardshield.audit.head.v1", "seq": "ten"}')
+    for value, message in (
+        (str(tmp_path / "missing.json"), "no such file, and not SEQ:CHAIN_HASH"),
+        (str(damaged), "is damaged: audit head: seq must be a non-negative integer"),
+    ):
+        result = runner.invoke(app, ["audit", "verify", "--expect-head", value], env=env)
+        assert result.exit_code == 2
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]

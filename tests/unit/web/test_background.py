@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from cardshield.cards import PAN, Expiry
 from cardshield.phone.calls import CallState, CallStore
+from cardshield.security.audit_head import read_head
 from cardshield.storage.schema import audit_log
 from cardshield.web.background import Job, Scheduler, default_jobs
 from tests.apps import Api
@@ -55,6 +56,8 @@ def test_default_jobs_seal_the_audit_chain(api: Api) -> None:
             select(audit_log.c.seq).where(audit_log.c.chain_hash.is_(None))
         ).all()
     assert unsealed == []
+    head = read_head(api.runtime.settings.effective_audit_head_file)  # kept outside the db
+    assert head is not None and head.seq >= 1
 
 
 def test_phone_calls_untouched_past_retention_are_forgotten(api: Api) -> None:
