@@ -20,11 +20,13 @@ from cardshield.payments.recovery import resume_pending
 from cardshield.payments.webhooks.delivery import deliver_due
 from cardshield.payments.webhooks.transport import PinnedTransport
 from cardshield.phone.calls import CallStore
+from cardshield.redaction.logging import get_logger
 from cardshield.runtime import Runtime
 from cardshield.security.audit_seal import seal
 from cardshield.security.monitor import watch_card_access
 
 log = logging.getLogger("cardshield.background")
+audit_log = get_logger("cardshield.audit")
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,16 @@ def default_jobs(runtime: Runtime) -> list[Job]:
     head_file = runtime.settings.effective_audit_head_file
 
     def seal_audit(now: datetime) -> object:
-        return seal(runtime.engine, runtime.kms, now=now, head_file=head_file)
+        report = seal(runtime.engine, runtime.kms, now=now, head_file=head_file)
+        if report.stalled_at is not None:  # tampering, or a head file from another database
+            audit_log.warning(
+                "audit sealer stopped",
+                audit_event="seal_stalled",
+                seq=report.stalled_at,
+                reason=report.stall_reason,
+                detail=report.stall_detail,
+            )
+        return report
 
     calls = CallStore(runtime.engine)
     call_retention = timedelta(days=runtime.settings.phone_call_retention_days)

@@ -3,11 +3,14 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from cardshield.cards import PAN, Expiry
 from cardshield.phone.calls import CallState, CallStore
-from cardshield.security.audit_head import read_head
+from cardshield.security.audit import checkpoint_message
+from cardshield.security.audit_head import SignedHead, read_head, write_head
+from cardshield.security.audit_seal import SealReport
 from cardshield.storage.schema import audit_log
 from cardshield.web.background import Job, Scheduler, default_jobs
 from tests.apps import Api
@@ -58,6 +61,25 @@ def test_default_jobs_seal_the_audit_chain(api: Api) -> None:
     assert unsealed == []
     head = read_head(api.runtime.settings.effective_audit_head_file)  # kept outside the db
     assert head is not None and head.seq >= 1
+
+
+def test_a_sealer_stopped_below_the_kept_head_says_so(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A head file ahead of the database (entries deleted, or another database): the
+    background sealer signs nothing and logs why, every run."""
+    chain = "ab" * 32
+    signature = api.runtime.kms.sign(checkpoint_message(99, chain))
+    write_head(api.runtime.settings.effective_audit_head_file, SignedHead(99, chain, signature))
+    jobs = {j.name: j for j in default_jobs(api.runtime)}
+    report = jobs["audit.seal"].run(datetime.now(UTC) + timedelta(minutes=1))
+    assert isinstance(report, SealReport) and report.checkpoints == ()
+    stalled = [
+        r.msg
+        for r in caplog.records
+        if isinstance(r.msg, dict) and r.msg.get("audit_event") == "seal_stalled"
+    ]
+    assert stalled and stalled[0]["reason"] == "truncated" and stalled[0]["seq"] == 1
 
 
 def test_phone_calls_untouched_past_retention_are_forgotten(api: Api) -> None:
