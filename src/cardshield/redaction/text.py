@@ -72,6 +72,11 @@ _CVV_KEY = re.compile(rf"(?i)^(?:card(?:\[|%5B))?(?:{_CVV_KEYS})(?:\]|%5D)?$")
 # A lone dot or comma next to a number makes it part of a decimal, an IP or a version.
 _DECIMAL_SEPS = frozenset({".", ",", "%2E", "%2C"})
 _HEX_LETTERS = frozenset("abcdefABCDEF")
+_HEX_CHARS = frozenset("0123456789abcdefABCDEF")
+_HASH_LENGTH = 32
+# A number broken across lines must keep the printed form (4-4-4-4, last group 1-4):
+# otherwise the number ending one log line would join the date starting the next.
+_LINE_BREAKS = ("\n", "\r", "%0A", "%0D")
 # Every key _CVV accepts contains one of these (lower-cased).
 _CVV_HINTS = ("cv", "csc", "cid", "cav", "code", "verification")
 
@@ -104,13 +109,26 @@ def _card(digits: str) -> PAN | None:
 
 
 def _in_hex(text: str, start: int, end: int) -> bool:
-    """Hex letters glued on both sides: digits inside a hash or a hex id, not a card."""
-    return (
-        start > 0
-        and end < len(text)
-        and text[start - 1] in _HEX_LETTERS
-        and text[end] in _HEX_LETTERS
-    )
+    """Digits inside a hash or a hex id, not a card: hex letters glued on both sides, or a
+    hex letter on one side of a token of 32 or more hex digits (MD5, SHA-1, SHA-256)."""
+    left = start > 0 and text[start - 1] in _HEX_LETTERS
+    right = end < len(text) and text[end] in _HEX_LETTERS
+    if left and right:
+        return True
+    if not (left or right):
+        return False
+    if not text[start:end].isdigit():
+        return False  # grouped digits are not part of a hash
+    lo, hi = start, end
+    while lo > 0 and text[lo - 1] in _HEX_CHARS:
+        lo -= 1
+    while hi < len(text) and text[hi] in _HEX_CHARS:
+        hi += 1
+    return hi - lo >= _HASH_LENGTH and not _word_char(text, lo - 1) and not _word_char(text, hi)
+
+
+def _word_char(text: str, i: int) -> bool:
+    return 0 <= i < len(text) and text[i].isascii() and text[i].isalnum()
 
 
 def _in_uuid(text: str, start: int, end: int) -> bool:
@@ -121,13 +139,25 @@ def _in_uuid(text: str, start: int, end: int) -> bool:
     return False
 
 
-def _longest_card(text: str, groups: list[tuple[int, int]], i: int) -> tuple[int, PAN] | None:
-    """The longest card made of whole groups from group ``i`` on, as (last group, PAN)."""
+def _longest_card(
+    text: str, groups: list[tuple[int, int]], breaks: list[bool], i: int
+) -> tuple[int, PAN] | None:
+    """The longest card made of whole groups from group ``i`` on, as (last group, PAN).
+
+    ``breaks[k]`` says that the separator after group ``k`` holds a line break."""
     found: tuple[int, PAN] | None = None
     digits = ""
+    all_four, broken = True, False
     for j in range(i, len(groups)):
-        if j > i and groups[j - 1][1] - groups[j - 1][0] < 4:
-            break  # only the last group of a printed number is shorter than four digits
+        size = groups[j][1] - groups[j][0]
+        if j > i:
+            previous = groups[j - 1][1] - groups[j - 1][0]
+            if previous < 4:
+                break  # only the last group of a printed number is shorter than four digits
+            all_four = all_four and previous == 4
+            broken = broken or breaks[j - 1]
+            if broken and (not all_four or size > 4):
+                break
         digits += text[groups[j][0] : groups[j][1]]
         if len(digits) > MAX_LENGTH:
             break
@@ -146,9 +176,10 @@ def _scan_run(text: str, run_start: int, run_end: int) -> Iterator[CardMatch]:
             seps.append(tok.group().upper())
         else:
             groups.append(tok.span())
+    breaks = [any(b in sep for b in _LINE_BREAKS) for sep in seps]
     i = 0
     while i < len(groups):
-        found = _longest_card(text, groups, i)
+        found = _longest_card(text, groups, breaks, i)
         if found is None:
             i += 1
             continue

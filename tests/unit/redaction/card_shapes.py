@@ -25,6 +25,9 @@ DIGIT_ZEROS = [0x30, 0xFF10, 0x660, 0x966, 0x9E6, 0x1D7CE]
 # Glued letters: never a hex letter on both sides (that reads as a hash).
 GLUE = ["", "", "x", "card", "Z", "é", "a", "pan:"]
 NOT_A_DIGIT = st.characters(exclude_categories=("Nd", "Cs"))
+# Across a line break only the printed form counts (4-4-4-4, the last group 1-4).
+LINE_BREAKS = ("\n", "\r")
+ONE_LINE_UNITS = [u for u in SEPARATOR_UNITS if u not in LINE_BREAKS]
 
 
 @st.composite
@@ -50,6 +53,8 @@ class Written:
 
 @st.composite
 def groupings(draw: st.DrawFn, n: int) -> list[int]:
+    if draw(st.booleans()):  # as printed on the card
+        return [4] * ((n - 1) // 4) + [n - 4 * ((n - 1) // 4)]
     sizes: list[int] = []
     left = n
     while left > 4 and draw(st.booleans()):
@@ -70,10 +75,12 @@ def written(draw: st.DrawFn) -> Written:
     tail = draw(st.sampled_from(GLUE))
     if head[-1:] in "abcdefABCDEF" and tail[:1] in "abcdefABCDEF":
         tail = ""
+    printed = all(size == 4 for size in sizes[:-1]) and sizes[-1] <= 4
+    pool = SEPARATOR_UNITS if printed else ONE_LINE_UNITS
     out, positions, pos = [head], [], 0
     for k, size in enumerate(sizes):
         if k:
-            units = draw(st.lists(st.sampled_from(SEPARATOR_UNITS), min_size=1, max_size=3))
+            units = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3))
             out.append("".join(units))
         for d in digits[pos : pos + size]:
             zero = draw(st.sampled_from(DIGIT_ZEROS)) if per_digit else script

@@ -57,6 +57,8 @@ UNCHANGED = [
     ("luhn invalid nbsp", "4242\u00a04242\u00a04242\u00a04241"),
     ("short groups", "4 2 4 2 4 2 4 2 4 2 4 2 4 2 4 2"),
     ("four spaces", "4242    4242    4242    4242"),
+    ("number ending a line, date starting the next", "txn=TX3900609667\n2024-05-01 12:34"),
+    ("amex 4-6-5 across lines", "3782\n822463\n10005"),
 ]
 
 
