@@ -10,7 +10,9 @@ The console keeps the state between the steps in a database session
    new seed (security keys come after TOTP, never instead of it).
 
 Every failed step counts against the account: the 10th failure in a row locks it for 30
-minutes (PCI DSS 8.3.4), during which even the right password is refused. The count resets
+minutes (PCI DSS 8.3.4), during which even the right password is refused. Each attempt is
+counted (and committed) before its password or code is checked, and given back if it passes,
+so requests sent at once get no more than 10 checks between them. The count resets
 only after a complete sign-in, so knowing the password buys no extra guesses at the code.
 Failures are committed (count and audit entry) before :class:`SignInFailed` is raised, and
 that error is the same for every reason, so nothing tells which usernames exist.
@@ -23,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, case, or_, select, update
 
 from cardshield.crypto import Secret
 from cardshield.crypto.kms.base import WrappedKey
@@ -44,15 +46,47 @@ class SignIn:
     def __init__(self, ops: Operators) -> None:
         self.ops = ops
 
-    def _failed(
-        self, conn: Connection, operator: Operator, now: datetime, check: Callable[[], bool]
-    ) -> bool:
-        """Run ``check`` unless the account is locked; count a failure. True if it failed.
+    def _claim_attempt(self, now: datetime, *account: ColumnElement[bool]) -> bool:
+        """Count one attempt for the account ``account`` selects, in its own transaction,
+        committed before anything is checked; False when the account is locked (or not
+        there). An expired lock starts a new count.
 
-        The caller commits its transaction either way (the count and the audit entries must
-        stay) and raises SignInFailed afterwards.
+        The count is one conditional UPDATE: concurrent claims queue on the row (PostgreSQL's
+        row lock, SQLite's single writer) and each sees the ones before it, so no more than
+        MAX_FAILED_ATTEMPTS are ever granted, however many requests arrive at once. No lock
+        is held while the code or password is checked (an argon2 hash takes a while).
         """
-        if operator.locked(now):
+        c = operators.c
+        expired = and_(c.locked_until.is_not(None), c.locked_until <= now)
+        open_ = and_(c.locked_until.is_(None), c.failed_attempts < MAX_FAILED_ATTEMPTS)
+        with self.ops.engine.begin() as conn:
+            claimed = conn.execute(
+                update(operators)
+                .where(*account, c.disabled_at.is_(None), or_(expired, open_))
+                .values(
+                    failed_attempts=case((expired, 1), else_=c.failed_attempts + 1),
+                    locked_until=case((expired, None), else_=c.locked_until),
+                )
+            )
+        return claimed.rowcount == 1
+
+    def _failed(
+        self,
+        conn: Connection,
+        operator: Operator,
+        now: datetime,
+        claimed: bool,
+        check: Callable[[], bool],
+    ) -> bool:
+        """Run ``check`` if an attempt was ``claimed`` (else the account is locked). True if
+        it failed: the claimed attempt stays counted, and the account locks at the limit; a
+        check that passes gives its attempt back.
+
+        The caller commits its transaction either way (the audit entries must stay) and
+        raises SignInFailed afterwards.
+        """
+        if not claimed:
+            self._lock_if_due(conn, operator, now)
             audit(
                 conn,
                 now=now,
@@ -64,21 +98,18 @@ class SignIn:
             )
             return True
         if check():
+            # Never below zero: a sign-in completed meanwhile may have reset the count.
+            count = operators.c.failed_attempts
+            conn.execute(
+                update(operators)
+                .where(operators.c.id == operator.id)
+                .values(failed_attempts=case((count > 0, count - 1), else_=0))
+            )
             return False
-        self._count_failure(conn, operator, now)
+        self._lock_if_due(conn, operator, now)
         return True
 
-    def _count_failure(self, conn: Connection, operator: Operator, now: datetime) -> None:
-        # Counted in SQL, so concurrent failures are all counted; an expired lock starts over.
-        expired = operator.locked_until is not None and operator.locked_until <= now
-        conn.execute(
-            update(operators)
-            .where(operators.c.id == operator.id)
-            .values(
-                failed_attempts=1 if expired else operators.c.failed_attempts + 1,
-                locked_until=None if expired else operators.c.locked_until,
-            )
-        )
+    def _lock_if_due(self, conn: Connection, operator: Operator, now: datetime) -> None:
         locked_until = now + LOCKOUT
         locked = conn.execute(
             update(operators)
@@ -106,6 +137,7 @@ class SignIn:
     ) -> Operator:
         """Step 1. The operator, or SignInFailed (the same for every reason)."""
         name = username.strip().lower()[:64]
+        claimed = self._claim_attempt(now, operators.c.username == name)
         with self.ops.engine.begin() as conn:
             row = conn.execute(select(operators).where(operators.c.username == name)).first()
             operator = operator_from_row(row) if row is not None else None
@@ -128,6 +160,7 @@ class SignIn:
                     conn,
                     operator,
                     now,
+                    claimed,
                     lambda: self._password_ok(conn, operator, stored, password, now, ip),
                 )
         if failed or operator is None:
@@ -232,6 +265,8 @@ class SignIn:
     ) -> Operator:
         """The second factor for an operator with TOTP enrolled: ``verify`` names the method
         that matched, or None (counted as a failed attempt, like a wrong password)."""
+        c = operators.c
+        claimed = self._claim_attempt(now, c.id == operator_id, c.totp_secret.is_not(None))
         with self.ops.engine.begin() as conn:
             row = conn.execute(select(operators).where(operators.c.id == operator_id)).first()
             if row is None or row.disabled_at is not None or row.totp_secret is None:
@@ -257,7 +292,7 @@ class SignIn:
                 method.append(found)
                 return True
 
-            if not self._failed(conn, operator, now, check):
+            if not self._failed(conn, operator, now, claimed, check):
                 return self._signed_in(
                     conn, operator, now, method=method[0], ip=ip, action=f"operator.{purpose}"
                 )
@@ -340,6 +375,8 @@ class SignIn:
     ) -> tuple[Operator, list[Secret[str]]]:
         """Confirm a new seed with its first code; completes sign-in; new recovery codes."""
         seed = self.ops.unwrap_seed(operator_id, wrapped_seed)
+        c = operators.c
+        claimed = self._claim_attempt(now, c.id == operator_id, c.totp_secret.is_(None))
         with self.ops.engine.begin() as conn:
             row = conn.execute(select(operators).where(operators.c.id == operator_id)).first()
             # Enrolling replaces nothing: an operator who has a seed must use it (or have an
@@ -367,7 +404,7 @@ class SignIn:
                 steps.append(step)
                 return True
 
-            if not self._failed(conn, operator, now, check):
+            if not self._failed(conn, operator, now, claimed, check):
                 step = steps[0]
                 conn.execute(
                     update(operators)

@@ -3,8 +3,12 @@ once, lockout triggers and expires, every step is audited. Time is passed in thr
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -197,6 +201,55 @@ def test_a_failure_after_an_expired_lock_starts_a_new_count(
     with engine.connect() as conn:
         again = ops.get(conn, op.id)
     assert again.failed_attempts == 1 and not again.locked(after)
+
+
+def _wrong_code(seed: Secret[bytes], at: datetime) -> str:
+    """A code that no step around ``at`` accepts."""
+    valid = {code(seed, at + timedelta(seconds=d * totp.STEP_SECONDS)) for d in (-1, 0, 1)}
+    return next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in valid)
+
+
+def test_parallel_wrong_codes_never_check_more_codes_than_the_limit(
+    engine: Engine, kms: KMSProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """50 wrong codes at once, each in its own thread, connection and transaction: the
+    attempt is counted before its code is checked, so no more than the limit are checked,
+    every request fails the same way, and the account ends locked."""
+    ops, signin = accounts(engine, kms)
+    op, seed, _ = enrolled(ops, signin, now=NOW, username="pat")
+    at = NOW + timedelta(minutes=1)
+    wrong = _wrong_code(seed, at)
+    checked: list[str] = []
+    real_match = totp.match_step
+
+    def counted(seed: Secret[bytes], candidate: str, **kwargs: Any) -> int | None:
+        checked.append(candidate)  # list.append is atomic under the GIL
+        time.sleep(0.005)  # the time a slower check would take: the window for a race
+        return real_match(seed, candidate, **kwargs)
+
+    monkeypatch.setattr(totp, "match_step", counted)
+    parallel = 50
+    start = threading.Barrier(parallel)
+
+    def attempt(_: int) -> str:
+        start.wait()
+        try:
+            signin.check_second_factor(now=at, operator_id=op.id, code=wrong)
+        except SignInFailed:
+            return "refused"
+        return "signed in"
+
+    with ThreadPoolExecutor(parallel) as pool:
+        results = list(pool.map(attempt, range(parallel)))
+    assert results == ["refused"] * parallel
+    assert len(checked) == MAX_FAILED_ATTEMPTS, len(checked)
+    with engine.connect() as conn:
+        account = ops.get(conn, op.id)
+    assert account.failed_attempts == MAX_FAILED_ATTEMPTS and account.locked(at)
+    log = actions(engine)
+    assert log.count(("operator.mfa", "failure")) == MAX_FAILED_ATTEMPTS
+    assert log.count(("operator.lockout", "success")) == 1
+    assert log.count(("operator.login", "locked")) == parallel - MAX_FAILED_ATTEMPTS
 
 
 def test_account_changes_end_sessions_and_keep_an_admin(engine: Engine, kms: KMSProvider) -> None:
