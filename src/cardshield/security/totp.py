@@ -72,7 +72,9 @@ def match_step(
 ) -> int | None:
     """The time step ``code`` is valid for (newer than ``last_step``), or None."""
     cleaned = code.replace(" ", "").strip()
-    if len(cleaned) != DIGITS or not cleaned.isdigit():
+    # ASCII digits only: str.isdigit() also accepts other scripts' digits (fullwidth,
+    # Arabic-Indic, superscripts), which no authenticator shows and compare_digest refuses.
+    if len(cleaned) != DIGITS or not (cleaned.isascii() and cleaned.isdigit()):
         return None
     current = step_at(now)
     found = None

@@ -38,6 +38,22 @@ def test_match_step_window_and_replay() -> None:
     assert totp.match_step(RFC_SEED, "12345", now=now, last_step=None) is None
 
 
+def _digits_in(code: str, zero: str) -> str:
+    """``code`` written with another script's digits (``zero``: that script's 0)."""
+    return "".join(chr(ord(zero) + int(d)) for d in code)
+
+
+def test_only_ascii_digits_are_codes() -> None:
+    """A code in fullwidth, Arabic-Indic or Devanagari digits is no code (and never reaches
+    the constant-time compare, which refuses non-ASCII text)."""
+    now = datetime(2026, 11, 28, 12, 0, 10, tzinfo=UTC)
+    current = totp.code_at(RFC_SEED, totp.step_at(now))
+    for zero in ("\uff10", "\u0660", "\u06f0", "\u0966"):
+        assert totp.match_step(RFC_SEED, _digits_in(current, zero), now=now, last_step=None) is None
+    assert totp.match_step(RFC_SEED, current[:5] + "\u00b9", now=now, last_step=None) is None
+    assert totp.match_step(RFC_SEED, current, now=now, last_step=None) is not None
+
+
 def test_provisioning_uri_and_qr() -> None:
     seed = totp.new_seed()
     assert len(seed.reveal()) == 20 and "***" in repr(seed)

@@ -187,6 +187,53 @@ def test_lockout_through_the_sign_in_page_and_its_expiry(console: Console) -> No
     assert _password_step(c, browser, "lou").status_code == 303
 
 
+# The operator's next code written in other scripts' digits (fullwidth, Arabic-Indic,
+# Devanagari): the digits of those scripts' zeros.
+FOREIGN_ZEROS = ("\uff10", "\u0660", "\u0966")
+
+
+def _foreign(code: str, zero: str) -> str:
+    return "".join(chr(ord(zero) + int(d)) for d in code)
+
+
+def _failed_attempts(c: Console, username: str) -> int:
+    with c.engine.connect() as conn:
+        return c.services.accounts.find(conn, username).failed_attempts
+
+
+def test_a_code_in_non_ascii_digits_is_a_wrong_code(console: Console) -> None:
+    """The right code in another script's digits: refused like a wrong code (the page again,
+    401), never a server error, and counted against the lockout."""
+    c = console
+    c.add_operator("uma", "auditor")
+    c.sign_in(c.client(), "uma")  # enrolls TOTP
+    browser = c.client()
+    assert _password_step(c, browser, "uma").status_code == 303
+    for zero in FOREIGN_ZEROS:
+        before = _failed_attempts(c, "uma")
+        form = browser.get("/console/mfa")
+        code = _foreign(totp.code_at(c.seeds["uma"], totp.step_at(c.clock())), zero)
+        bad = browser.post("/console/mfa", data={"code": code, "csrf_token": csrf_of(form.text)})
+        assert bad.status_code == 401 and "Sign-in failed" in bad.text, (zero, bad.status_code)
+        assert _failed_attempts(c, "uma") == before + 1
+    # Enrolling a new seed: the same.
+    c.add_operator("uli", "auditor")
+    newcomer = c.client()
+    assert _password_step(c, newcomer, "uli").headers["location"].startswith("/console/enroll")
+    enroll = newcomer.get("/console/enroll")
+    found = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]+)<', enroll.text)
+    assert found is not None
+    seed = Secret(b32decode(found.group(1)))
+    code = _foreign(totp.code_at(seed, totp.step_at(c.clock())), FOREIGN_ZEROS[0])
+    refused = newcomer.post(
+        "/console/enroll",
+        data={"code": code, "csrf_token": csrf_of(enroll.text)},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 303 and "failed=" in refused.headers["location"]
+    assert _failed_attempts(c, "uli") == 1
+
+
 def test_cookies_and_headers(console: Console) -> None:
     c = console
     c.add_operator("hank", "auditor")
