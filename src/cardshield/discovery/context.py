@@ -86,9 +86,17 @@ class FileContext:
 
     def check_time(self) -> None:
         if self._clock() > self.deadline:
-            raise LimitExceeded(
-                f"stopped: time limit of {self.limits.seconds_per_file:g} s per file reached"
-            )
+            raise self.time_up()
+
+    def seconds_left(self) -> float:
+        """Until the file's deadline (negative once past it): for work that can be stopped
+        while it runs (the PDF reader) rather than only between steps."""
+        return self.deadline - self._clock()
+
+    def time_up(self) -> LimitExceeded:
+        return LimitExceeded(
+            f"stopped: time limit of {self.limits.seconds_per_file:g} s per file reached"
+        )
 
     def warn(self, path: str, message: str) -> None:
         self.result.warnings.append(ScanWarning(display_path(path), redact(message)))
