@@ -128,6 +128,75 @@ def test_payments_list_detail_and_actions(console: Console) -> None:
     assert client.get("/console/payments/pay_nope").status_code == 404
 
 
+# Amounts the capture and refund forms refuse (400, the form's error), each for its reason:
+# not finite, not a plain decimal number, not positive, more decimals than the currency
+# has (also past the 28 digits decimal arithmetic keeps), or above the largest amount.
+BAD_AMOUNTS = (
+    "Infinity",
+    "-Infinity",
+    "inf",
+    "NaN",
+    "sNaN",
+    "-sNaN",
+    "1E+99999999",
+    "1e2",
+    "0x10",
+    "1_000",
+    "\uff11\uff10",  # fullwidth digits
+    "-5",
+    "-0.01",
+    "0",
+    "0.00",
+    "10.005",
+    "10.5000000000000000000000000001",
+    "0.0000000000000000000000000001",
+    "1000000000",
+    "99999999999999999999999999999999",
+    "10.",
+    ".5",
+    "1.2.3",
+    "+5",
+)
+
+
+def test_capture_and_refund_amounts_must_be_finite_bounded_and_in_minor_units(
+    console: Console,
+) -> None:
+    c = console
+    held = _pay(c, 1200, manual=True)
+    paid = _pay(c, 2500)
+    client, csrf = _signed_in(c, "amy", Role.OPERATOR)
+    for n, amount in enumerate(BAD_AMOUNTS):
+        for action, payment in (("capture", held), ("refund", paid)):
+            form = {"csrf_token": csrf, "idempotency_key": f"bad-{action}-{n}", "amount": amount}
+            page = client.post(f"/console/payments/{payment.id}/{action}", data=form)
+            assert page.status_code == 400, (action, amount, page.status_code)
+            assert "The amount" in page.text, (action, amount)
+    assert c.services.payments.retrieve(c.merchant, held.id).status == "authorized"
+    assert c.services.payments.retrieve(c.merchant, paid.id).amount_refunded == 0
+    # Plain amounts in the currency's precision still work.
+    for n, amount in enumerate(("0.01", " 1.5 ", "2", "3.00")):
+        form = {"csrf_token": csrf, "idempotency_key": f"good-{n}", "amount": amount}
+        page = client.post(f"/console/payments/{paid.id}/refund", data=form)
+        assert page.status_code == 200 and "Refund requested" in page.text, (amount, page.text)
+    assert c.services.payments.retrieve(c.merchant, paid.id).amount_refunded == 651
+    form = {"csrf_token": csrf, "idempotency_key": "good-capture", "amount": "12.00"}
+    assert client.post(f"/console/payments/{held.id}/capture", data=form).status_code == 200
+    assert c.services.payments.retrieve(c.merchant, held.id).status == "captured"
+
+
+def test_amounts_follow_the_currencys_minor_units() -> None:
+    from cardshield.payments.money import MAX_AMOUNT, InvalidAmount
+    from cardshield.web.console.pages.payments import _minor
+
+    assert _minor("10", "JPY") == 10 and _minor("1.234", "KWD") == 1234
+    assert _minor("10.500", "EUR") == 1050 and _minor("007.5", "EUR") == 750
+    assert _minor("999999999.99", "EUR") == MAX_AMOUNT and _minor("", "EUR") is None
+    for amount, currency in (("10.5", "JPY"), ("1.2345", "KWD"), ("1000000000.00", "EUR")):
+        with pytest.raises(InvalidAmount):
+            _minor(amount, currency)
+
+
 def _audited(engine: Engine, *targets: str) -> list[object]:
     with engine.connect() as conn:
         return list(conn.execute(select(audit_log).where(audit_log.c.target.in_(targets))))

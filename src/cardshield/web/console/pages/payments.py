@@ -11,9 +11,9 @@ embedded without processors) the pages are read-only.
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -23,7 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from cardshield.errors import CardshieldError, InvalidRequestError
 from cardshield.payments.errors import PaymentNotFound
-from cardshield.payments.money import exponent
+from cardshield.payments.money import MAX_AMOUNT, InvalidAmount, exponent
 from cardshield.payments.states import PaymentStatus
 from cardshield.payments.views import PaymentView
 from cardshield.security.permissions import Permission
@@ -235,23 +235,39 @@ def payment_detail(request: Request, principal: Viewer, payment_id: str) -> Resp
     return _detail(request, principal, payment_id)
 
 
+# Plain decimal notation in ASCII digits: no sign, exponent, infinity or NaN, no digit
+# grouping (``re``'s \d would also match other scripts' digits).
+_AMOUNT = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
+_MAX_WHOLE_DIGITS = len(str(MAX_AMOUNT))
+
+
 def _minor(amount: str, currency: str) -> int | None:
-    """``"10.50"`` in EUR -> 1050; empty means the whole amount."""
+    """``"10.50"`` in EUR -> 1050; empty means the whole amount.
+
+    Worked out on the digits, in integers: nothing is rounded (decimal arithmetic keeps 28
+    digits), and an amount too long to be real is refused before any arithmetic on it.
+    """
     text = amount.strip()
     if not text:
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidRequestError(
-            "The amount must be a number like 10.50.", param="amount"
-        ) from None
-    minor = value * (10 ** exponent(currency))
-    if minor != minor.to_integral_value() or minor <= 0:
-        raise InvalidRequestError(
-            "The amount has too many decimals or is not positive.", param="amount"
+    found = _AMOUNT.fullmatch(text)
+    if found is None:
+        raise InvalidAmount("The amount must be a number like 10.50.", param="amount")
+    whole = found.group(1).lstrip("0")
+    decimals = (found.group(2) or "").rstrip("0")
+    places = exponent(currency)
+    if len(decimals) > places:
+        raise InvalidAmount(
+            f"The amount has more decimals than {currency} has ({places}).", param="amount"
         )
-    return int(minor)
+    if len(whole) > _MAX_WHOLE_DIGITS:
+        raise InvalidAmount("The amount is too large.", param="amount")
+    minor = int((whole or "0") + decimals.ljust(places, "0"))
+    if minor <= 0:
+        raise InvalidAmount("The amount must be more than zero.", param="amount")
+    if minor > MAX_AMOUNT:
+        raise InvalidAmount("The amount is too large.", param="amount")
+    return minor
 
 
 def _act(
