@@ -2,7 +2,9 @@
 
 ``<w:t>4242 4242</w:t><w:t> 4242 4242</w:t>`` holds one card in a Word document; the raw
 XML holds none. Inline tags are removed; block tags (paragraphs, cells, rows, line breaks)
-become a break so that numbers in neighbouring cells never merge into a false card.
+become a break so that numbers in neighbouring cells never merge into a false card: the
+break holds an ASCII record separator, which no card rule reads as a separator (tabs and
+line breaks are separators to them).
 Newlines inside tags are kept, so line numbers of HTML stay those of the file.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 
+_BREAK = "\x1e"
 _TAG = re.compile(r"<(?:!--.*?--|[^<>]*)>", re.DOTALL)
 _NAME = re.compile(r"</?\s*(?:[A-Za-z0-9_.\-]+:)?([A-Za-z0-9_.\-]+)")
 _BLOCK_TAGS = frozenset(
@@ -45,8 +48,8 @@ def strip_markup(text: str, block: str = "\t") -> str:
         if local in _BLOCK_TAGS:
             # A line per paragraph: in documents only the end of a block breaks the line.
             if block == "\n" and not (tag.startswith("</") or tag.endswith("/>")):
-                return newlines
-            return block + newlines
+                return _BREAK + newlines
+            return _BREAK + block + newlines
         return newlines
 
     stripped = _TAG.sub(replace, text)

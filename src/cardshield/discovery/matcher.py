@@ -15,7 +15,10 @@ only decides where to look, so that a scanner can keep up with gigabytes of logs
 Streams are read in chunks with an overlap: a run that reaches into the next chunk is
 carried over whole, so a number that straddles a chunk boundary is found exactly once.
 Input must be ASCII-compatible bytes (UTF-8, Latin-1, or UTF-16 transcoded by
-:mod:`cardshield.discovery.decode`): digits and separators are then single bytes.
+:mod:`cardshield.discovery.decode`). Each chunk is folded first
+(:class:`cardshield.redaction.fold.Utf8Folder`): digits of any script and Unicode spaces
+become single ASCII bytes, so the prefilter and the rules see the shapes the text redactor
+sees. Offsets are those of the folded stream (the same as the input's for ASCII).
 """
 
 from __future__ import annotations
@@ -28,13 +31,15 @@ from decimal import Decimal, InvalidOperation
 from cardshield.cards.brands import IIN_TABLE, MAX_LENGTH, MIN_LENGTH, brand_for
 from cardshield.cards.luhn import luhn_check_digit, luhn_valid
 from cardshield.cards.pan import PAN
-from cardshield.discovery.prefilter import Prefilter, default_prefilter
+from cardshield.discovery.prefilter import URL_ESCAPE, Prefilter, default_prefilter
+from cardshield.redaction.fold import Utf8Folder
 from cardshield.redaction.text import find_cards
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A card number found in a stream: 1-based line, kind, the number, its byte offset."""
+    """A card number found in a stream: 1-based line, kind, the number, its byte offset
+    (in the folded stream)."""
 
     line: int
     kind: str  # "pan", "track1" or "track2"
@@ -42,10 +47,11 @@ class Hit:
     offset: int
 
 
-_URL_SEPS = (b"%20", b"%2D", b"%2d", b"%2E", b"%2e")
-_RUN = re.compile(rb"[0-9](?:(?:[ .\-]|%2[0DdEe])?+[0-9])*+")
+# The separators of cardshield.redaction.text, as bytes: one to three between two groups.
+_UNIT = rb"(?:[ \t\n\r\f\v.,+_/\-]|" + URL_ESCAPE.pattern + rb")"
+_RUN = re.compile(rb"[0-9](?:(?:" + _UNIT + rb"{1,3})?+[0-9])*+")
 # Bytes a run may hold: what a left walk from a candidate's end steps over.
-_RUN_BYTES = frozenset(b"0123456789 .-%2DdEe")
+_RUN_BYTES = frozenset(b"0123456789 \t\n\r\f\v.,+_/-%ABCDEFabcdef")
 _DIGITS = frozenset(b"0123456789")
 _SCIENTIFIC = re.compile(r"(?<![0-9.])[2-6]\.([0-9]{1,18})[eE]\+?([0-9]{1,2})(?![0-9.])")
 _IMEI = re.compile(r"(?i)imei|imeisv|meid")
@@ -150,12 +156,17 @@ def _inside_uuid(buf: bytes, start: int, end: int) -> bool:
     return False
 
 
+def _blank(m: re.Match[bytes]) -> bytes:
+    return b"%" * (m.end() - m.start())
+
+
 class StreamMatcher:
     """Feed chunks in order with :meth:`feed`, then call :meth:`close`; both return hits."""
 
     def __init__(self, *, numeric_cells: bool = False, prefilter: Prefilter | None = None) -> None:
         self._numeric_cells = numeric_cells
         self._prefilter = prefilter or default_prefilter()
+        self._folder = Utf8Folder()
         self._carry = b""
         self._own_start = 0  # where unprocessed text starts in the carry
         self._offset = 0  # stream offset of the carry's first byte
@@ -173,17 +184,18 @@ class StreamMatcher:
 
     def feed(self, chunk: bytes) -> list[Hit]:
         # Always a new bytes object: the caller may reuse the chunk's buffer.
-        return self._process(self._carry + chunk, final=False)
+        return self._process(self._carry + self._folder.fold(chunk), final=False)
 
     def close(self) -> list[Hit]:
-        hits = self._process(self._carry, final=True)
+        hits = self._process(self._carry + self._folder.fold(b"", final=True), final=True)
         self._carry = b""
         return hits
 
-    def _run_start(self, buf: bytes, end: int) -> int:
-        """The first digit of the run that a candidate ending at ``end`` belongs to."""
+    def _run_start(self, buf: bytes, end: int, floor: int) -> int:
+        """The first digit of the run that a candidate ending at ``end`` belongs to, not
+        before ``floor`` (where the runs already looked at end)."""
         i = end - 1
-        lo = max(0, end - 2 * MARGIN)
+        lo = max(floor, end - 2 * MARGIN)
         while i > lo and buf[i - 1] in _RUN_BYTES:
             i -= 1
         while buf[i] not in _DIGITS:
@@ -194,9 +206,8 @@ class StreamMatcher:
         hits: list[Hit] = []
         limit = len(buf) if final else max(self._own_start, len(buf) - MARGIN)
         prefiltered = buf
-        if b"%" in buf and b"%2" in buf:  # memchr first: the two-byte search is slower
-            for esc in _URL_SEPS:
-                prefiltered = prefiltered.replace(esc, b"%%%")
+        if b"%" in buf:  # memchr first: most chunks have no URL escape at all
+            prefiltered = URL_ESCAPE.sub(_blank, buf)
         ends = self._prefilter.candidate_ends(prefiltered, self._offset == 0)
         cur_pos, cur_line = 0, -1  # cur_line < 0: the backlog is not counted yet
         done_upto = self._own_start
@@ -204,7 +215,7 @@ class StreamMatcher:
         for end in ends:
             if end <= done_upto:
                 continue  # inside a run already looked at
-            p = self._run_start(buf, end)
+            p = self._run_start(buf, end, done_upto)
             if p >= limit:
                 break
             run = _RUN.match(buf, p)

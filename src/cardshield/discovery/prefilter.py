@@ -2,10 +2,13 @@
 
 A prefilter reports the end offsets of matches of a loose, brand-aware pattern: a digit 2-6
 (no card starts with 0, 1, 7, 8 or 9, which rules out millisecond timestamps) that is not
-glued to a digit on its left, followed by eleven more digits, optionally in card-printed
-groups or after a decimal point (a spreadsheet mantissa). Everything it reports is checked
-again by the real rules; everything it skips cannot hold a card. URL-escaped separators are
-blanked to ``%%%`` by the caller, so both implementations treat ``%`` as a separator.
+glued to a digit on its left, followed by eleven more digits with at most
+:data:`MAX_GAP` separator bytes between two of them (whitespace, ``. , + _ / -``; that also
+covers a spreadsheet mantissa's decimal point). Everything it reports is checked again by
+the real rules; everything it skips cannot hold a card. URL-escaped separators
+(:data:`URL_ESCAPE`) are blanked to ``%`` by the caller, so both implementations treat
+``%`` as a separator. Digits of other scripts and Unicode spaces are folded to ASCII before
+the prefilter runs.
 
 Two implementations behind one small Protocol: Hyperscan (a SIMD regex engine, used when
 the ``hyperscan`` package is installed) and the standard library's ``re`` over a translated
@@ -16,6 +19,12 @@ from __future__ import annotations
 
 import re
 from typing import Any, Protocol
+
+# URL escapes of the separators cardshield.redaction.text knows (%C2%A0: no-break space).
+URL_ESCAPE = re.compile(rb"%(?:2[0BCDEFbcdef]|5[Ff]|0[9ADad]|[Cc]2%[Aa]0)")
+# Three separators between two digit groups, each at most six bytes once blanked (%C2%A0).
+MAX_GAP = 18
+_SEPARATOR_BYTES = b" \t\n\r\f\v.,+_/-%"
 
 
 class Prefilter(Protocol):
@@ -35,19 +44,20 @@ def _translation() -> bytes:
         table[ch] = ord("S")
     for ch in b"01789":
         table[ch] = ord("D")
+    for ch in _SEPARATOR_BYTES:
+        table[ch] = ord("p")
     return bytes(table)
 
 
 class RePrefilter:
-    """Translate digits 2-6 to S, other digits to D, the rest to x; then one literal-led regex."""
+    """Translate digits 2-6 to S, other digits to D, separators to p, the rest to x; then one
+    regex led by its rarest part (twelve contiguous digits are tried first)."""
 
     name = "re"
     _TABLE = _translation()
     _PATTERN = re.compile(
-        rb"xS(?:[SD]{11}"  # 12 or more contiguous digits
-        rb"|[SD]{3}x{1,3}[SD]{4}x{1,3}[SD]{4}"  # 4-4-4...
-        rb"|[SD]{3}x{1,3}[SD]{6}x{1,3}[SD]{4}"  # 4-6-5 and 4-6-4
-        rb"|x[SD]{10})"  # a mantissa: 4.24242424242424E+15
+        rb"[xp]S(?:[SD]{11}"  # 12 or more contiguous digits: the common case, no gaps
+        rb"|(?:p{0,%d}[SD]){11})" % MAX_GAP  # digits in groups, any separators between
     )
 
     def candidate_ends(self, data: bytes, at_start: bool) -> list[int]:
@@ -57,9 +67,7 @@ class RePrefilter:
         return [m.end() - 1 for m in self._PATTERN.finditer(translated, start)]
 
 
-_HS_PATTERN = (
-    rb"[^0-9][2-6][ .\-%]{0,3}[0-9]{3}[ .\-%]{0,3}[0-9]{4}[ .\-%]{0,3}[0-9]{2}[ .\-%]{0,3}[0-9]{2}"
-)
+_HS_PATTERN = rb"[^0-9][2-6](?:[ \t\n\r\f\v.,+_/%%\-]{0,%d}[0-9]){11}" % MAX_GAP
 
 
 class HyperscanPrefilter:

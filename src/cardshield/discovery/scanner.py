@@ -24,6 +24,7 @@ from cardshield.discovery.extractors import EXTRACTORS, detect
 from cardshield.discovery.findings import FileResult
 from cardshield.discovery.markup import odf_values, strip_markup
 from cardshield.discovery.matcher import Hit, scan_chunks, scan_text
+from cardshield.redaction.fold import fold_utf8
 
 _MARKUP_SUFFIXES = (".html", ".htm", ".xhtml", ".xml", ".svg", ".jsp", ".aspx", ".vue")
 _MARKUP_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<(?:[?!A-Za-z])")
@@ -65,7 +66,8 @@ def scan_textual(blob: Blob, ctx: FileContext) -> None:
         if size > _MAX_MARKUP:  # too big to hold: plain text only, streaming on
             ctx.report(blob.name, list(scan_chunks(itertools.chain(parts, chunks))))
             return
-    text = b"".join(parts).decode("latin-1")
+    # Folded first, so that the tag-stripped text sees Unicode digits and spaces as ASCII.
+    text = fold_utf8(b"".join(parts)).decode("latin-1")
     if hint is Hint.MARKUP:
         raw = list(scan_chunks([text.encode("latin-1")]))
         ctx.report(blob.name, _merge(raw, scan_text(strip_markup(text, "\t"))))

@@ -85,7 +85,9 @@ class Utf8Folder:
         self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
         self._pending = False
 
-    def fold(self, chunk: bytes, *, final: bool = False) -> bytes:
+    def fold(self, chunk: bytes | bytearray | memoryview, *, final: bool = False) -> bytes:
+        """The folded bytes of ``chunk`` (bytes, never a view of the caller's buffer)."""
+        chunk = bytes(chunk)
         if not self._pending and chunk.isascii():
             return chunk  # the common case, at C speed
         text = self._decoder.decode(chunk, final)

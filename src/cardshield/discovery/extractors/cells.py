@@ -34,7 +34,8 @@ def cell_bytes(value: object) -> bytes | None:
     elif isinstance(value, str):
         data = value[:MAX_CELL].encode("utf-8", "surrogatepass")
     elif isinstance(value, dict | list):
-        data = json.dumps(value)[:MAX_CELL].encode("utf-8", "surrogatepass")
+        # Non-ASCII kept as it is: a \uff14 escape would hide a fullwidth digit.
+        data = json.dumps(value, ensure_ascii=False)[:MAX_CELL].encode("utf-8", "surrogatepass")
     else:
         data = str(value)[:MAX_CELL].encode("utf-8", "surrogatepass")
     return data if len(data) >= MIN_CELL else None
