@@ -11,6 +11,7 @@ are raised with fixed messages and never format the offending value.
     CardshieldError                      type             status
     ├── ConfigError                      config_error      500  (refuse to start)
     ├── InvalidRequestError              invalid_request   400
+    │   ├── CardDataInText               card_data_in_text (a free-text field holds card data)
     │   └── CardError                    card_error        402 / 400
     │       ├── InvalidNumber            invalid_number
     │       ├── IncorrectNumber          incorrect_number  (Luhn check failed)
@@ -66,6 +67,17 @@ class InvalidRequestError(CardshieldError):
     code = "invalid_request"
     http_status = 400
     default_message = "The request is invalid."
+
+
+class CardDataInText(InvalidRequestError):
+    """A free-text field (description, metadata, URL, reason) holds a card number or other
+    card data. It is refused rather than stored: ``param`` names the field, never the value."""
+
+    code = "card_data_in_text"
+    default_message = (
+        "This field holds what looks like card data. Card numbers go only through the "
+        "hosted fields; send a token instead."
+    )
 
 
 class CardError(InvalidRequestError):

@@ -1,8 +1,10 @@
 """Checks of the caller's parameters, before anything is written.
 
-Free text a merchant sends (description, metadata) is passed through the card data
-redactor on the way in: a card number pasted into a description is stored masked, so no
-view, event or log built from it can carry it.
+Free text a merchant sends (description, metadata, return URL, refund reason) that holds
+card data, in any shape the redactor knows (Unicode spaces and digits, mixed separators,
+glued letters), is refused with ``card_data_in_text`` by :func:`refuse_card_data` before
+anything is written, the idempotency record included: no view, event, webhook or log can
+then carry it.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from cardshield.cards import Expiry
-from cardshield.errors import ExpiredCard
+from cardshield.errors import CardDataInText, ExpiredCard
 from cardshield.payments.errors import InvalidParameter
 from cardshield.payments.states import PaymentStatus
-from cardshield.redaction.text import redact
+from cardshield.redaction.text import contains_card_data
 from cardshield.vault.errors import TokenAlreadyUsed, TokenExpired
 from cardshield.vault.service import CardRecord, Vault
 
@@ -45,7 +47,29 @@ def description(value: str | None) -> str | None:
             f"description must be text of at most {MAX_DESCRIPTION} characters.",
             param="description",
         )
-    return redact(value)
+    return value
+
+
+def _refuse(value: object, param: str) -> None:
+    if isinstance(value, str) and contains_card_data(value):
+        raise CardDataInText(param=param)
+
+
+def refuse_card_data(
+    *,
+    description: object = None,
+    metadata: object = None,
+    return_url: object = None,
+    reason: object = None,
+) -> None:
+    """Raise :class:`CardDataInText` naming the first free-text field that holds card data."""
+    _refuse(description, "description")
+    if isinstance(metadata, Mapping):
+        for key, item in metadata.items():
+            _refuse(key, "metadata")  # the key itself is never echoed back as the param
+            _refuse(item, f"metadata[{key}]")
+    _refuse(return_url, "return_url")
+    _refuse(reason, "reason")
 
 
 def metadata(value: Mapping[str, Any] | None) -> dict[str, str]:
@@ -66,7 +90,7 @@ def metadata(value: Mapping[str, Any] | None) -> dict[str, str]:
                 f"metadata values must be text of at most {MAX_VALUE} characters.",
                 param=f"metadata[{key}]",
             )
-        cleaned[redact(key)] = redact(item)
+        cleaned[key] = item
     return cleaned
 
 

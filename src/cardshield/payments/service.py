@@ -92,6 +92,9 @@ class PaymentService:
         now: datetime,
     ) -> PaymentView:
         """Authorize (``manual``) or charge (``automatic``) ``amount`` on a vault token."""
+        params.refuse_card_data(
+            description=description, metadata=metadata, return_url=return_url
+        )  # before the idempotency record, which keeps the request's hash and its answer
         request = {
             "op": "create",
             "amount": amount,
@@ -203,6 +206,7 @@ class PaymentService:
         now: datetime,
     ) -> RefundView:
         """Refund all that is left (or ``amount``) of a captured payment; several allowed."""
+        params.refuse_card_data(reason=reason)
         request = {"op": "refund", "payment": payment_id, "amount": amount, "reason": reason}
 
         def work(held: Claim | None) -> RefundView:

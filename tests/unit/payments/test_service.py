@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from cardshield.cards import Expiry
-from cardshield.errors import CardshieldError
+from cardshield.errors import CardDataInText, CardshieldError
 from cardshield.gateways.sandbox.transformers import LedgerEntry
 from cardshield.payments.views import PaymentView
 from cardshield.storage.schema import (
@@ -421,14 +421,26 @@ def test_no_card_data_in_views_events_audit_ledger_or_logs(
     s, m = env.service, env.merchant
     views: list[Any] = []
     tok = env.token(CANARY_PAN, cvv=CANARY_CVV)
+    with pytest.raises(CardDataInText) as refused:  # card data in free text is refused
+        s.create(
+            m,
+            amount=3000,
+            currency="EUR",
+            token=tok,
+            description=f"card {CANARY_PAN} cvv {CANARY_CVV}",
+            metadata={"note": f"{CANARY_PAN}"},
+            idempotency_key="canary-0",
+            now=NOW,
+        )
+    assert refused.value.param == "description"
     p = s.create(
         m,
         amount=3000,
         currency="EUR",
         token=tok,
         capture_method="manual",
-        description=f"card {CANARY_PAN} cvv {CANARY_CVV}",
-        metadata={"note": f"{CANARY_PAN}"},
+        description="card on file",
+        metadata={"note": "paid by card"},
         idempotency_key="canary-1",
         now=NOW,
     )
@@ -446,7 +458,7 @@ def test_no_card_data_in_views_events_audit_ledger_or_logs(
     blob += json.dumps(stored_keys) + json.dumps(
         [env.row(v.id) for v in views if isinstance(v, PaymentView)], default=str
     )
-    blob += caplog.text
+    blob += caplog.text + json.dumps(refused.value.to_dict())
     assert_no_card_data(blob)
     assert f"cvv {CANARY_CVV}" not in blob
     assert isinstance(env.ledger()[0], LedgerEntry)

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, select, update
 
 from cardshield.crypto import Secret
+from cardshield.errors import CardDataInText
 from cardshield.gateways.forward.ssrf import is_ip_literal, is_loopback, is_public, normalize_host
 from cardshield.payments.webhooks.errors import (
     EndpointDisabled,
@@ -37,6 +38,7 @@ from cardshield.payments.webhooks.errors import (
     WebhookUrlInvalid,
 )
 from cardshield.payments.webhooks.signing import new_secret
+from cardshield.redaction.text import contains_card_data
 from cardshield.security.audit import append as audit
 from cardshield.storage.schema import merchants, webhook_deliveries, webhook_endpoints
 from cardshield.vault.errors import MerchantNotFound
@@ -143,6 +145,8 @@ def create_endpoint(
     allow_http_loopback: bool = False,
     actor: str = "api",
 ) -> CreatedEndpoint:
+    if contains_card_data(url):
+        raise CardDataInText(param="url")
     url = check_url(url, allow_http_loopback=allow_http_loopback)
     events = check_event_types(enabled_events)
     merchant = conn.execute(
