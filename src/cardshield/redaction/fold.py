@@ -22,6 +22,7 @@ no-break space), which becomes a space.
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 
 _SPACE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cf"})
@@ -68,11 +69,20 @@ class _FoldTable(dict[int, str]):
 _TABLE = _FoldTable()
 
 
+# str.translate looks every character up, ASCII included; most non-ASCII text is a few
+# accented letters or dashes among ASCII, so only the non-ASCII stretches are translated.
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _fold_match(m: re.Match[str]) -> str:
+    return m.group().translate(_TABLE)
+
+
 def fold(text: str) -> str:
     """``text`` with digits and spaces of every script folded to ASCII (same length)."""
     if text.isascii():
         return text
-    return text.translate(_TABLE)
+    return _NON_ASCII.sub(_fold_match, text)
 
 
 class Utf8Folder:
@@ -92,7 +102,7 @@ class Utf8Folder:
             return chunk  # the common case, at C speed
         text = self._decoder.decode(chunk, final)
         self._pending = bool(self._decoder.getstate()[0])
-        return text.translate(_TABLE).encode("utf-8", "surrogateescape")
+        return fold(text).encode("utf-8", "surrogateescape")
 
 
 def fold_utf8(data: bytes) -> bytes:
