@@ -13,101 +13,34 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, delete, insert, select, text, update
 
-from cardshield.crypto.kms import KMSProvider, open_kms
+from cardshield.crypto.kms import open_kms
 from cardshield.security import seal, verify
 from cardshield.security.audit import (
-    HASH_UNKEYED,
-    bind_key,
     checkpoint_message,
-    content_hash,
     entry_values,
 )
-from cardshield.security.audit_head import SignedHead, read_head
-from cardshield.security.audit_seal import SealReport
-from cardshield.security.audit_verify import VerifyReport
+from cardshield.security.audit_head import SignedHead
 from cardshield.security.errors import AuditError
-from cardshield.storage import make_engine, upgrade
 from cardshield.storage.schema import audit_checkpoints, audit_log
-from tests.databases import postgres_database, sqlite_database
 from tests.unit.security.conftest import LATER, NOW, append_many
-
-EVERY = 4
-CONTENT = ["occurred_at", "actor", "merchant_id", "action", "target", "outcome", "details"]
-
-
-@dataclass
-class Chain:
-    engine: Engine
-    kms: KMSProvider
-    head_file: Path
-
-    def seal(self, *, head_file: bool = True) -> SealReport:
-        path = self.head_file if head_file else None
-        return seal(self.engine, self.kms, now=LATER, checkpoint_every=EVERY, head_file=path)
-
-    def verify(self, expect: SignedHead | None = None) -> VerifyReport:
-        return verify(self.engine, self.kms, checkpoint_every=EVERY, expect_head=expect)
-
-    def head(self) -> SignedHead:
-        head = read_head(self.head_file)
-        assert head is not None
-        return head
-
-    def attack(self, mutate: Callable[[Connection], None]) -> None:
-        with self.engine.begin() as conn:
-            mutate(conn)
-
-
-def _url(kind: str, tmp_path: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield sqlite_database(tmp_path)
-    else:
-        yield from postgres_database()
+from tests.unit.security.keyed_chain import (
+    CONTENT,
+    EVERY,
+    Chain,
+    rehash_old_way,
+    row,
+    sealed_chain,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
-    for url in _url(request.param, tmp_path):
-        engine = make_engine(url)
-        upgrade(engine)
-        kms = open_kms("memory:")
-        bind_key(engine, kms)
-        log = Chain(engine, kms, tmp_path / "data" / "audit-head.json")
-        append_many(engine, 10)
-        assert log.seal().checkpoints == (4, 8, 10)
-        append_many(engine, 2, start=10)
-        yield log
-        engine.dispose()
-
-
-def row(conn: Connection, seq: int) -> dict[str, Any]:
-    return conn.execute(select(audit_log).where(audit_log.c.seq == seq)).one()._asdict()
-
-
-def old_way(values: dict[str, Any]) -> str:
-    """The content hash as it was computed before it was keyed: plain SHA-256."""
-    return content_hash(**{c: values[c] for c in CONTENT})
-
-
-def rehash_old_way(seq: int, *, downgrade: bool = False) -> Callable[[Connection], None]:
-    """Edit entry ``seq`` and give it a matching content hash, computed the old way."""
-
-    def mutate(conn: Connection) -> None:
-        r = row(conn, seq)
-        r["actor"] = "operator:mallory"
-        changes: dict[str, Any] = {"actor": r["actor"], "content_hash": old_way(r)}
-        if downgrade:
-            changes["hash_version"] = HASH_UNKEYED
-        conn.execute(update(audit_log).where(audit_log.c.seq == seq).values(changes))
-
-    return mutate
+    yield from sealed_chain(request.param, tmp_path, tmp_path / "data" / "audit-head.json")
 
 
 def renumber(conn: Connection, from_seq: int, by: int) -> None:

@@ -7,16 +7,13 @@ database (SQLite and PostgreSQL), through the real sealer and verifier.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, column, insert, select, table, update
+from sqlalchemy import Connection, column, insert, select, table
 
-from cardshield.crypto.kms import KMSProvider, open_kms
-from cardshield.security import seal, verify
+from cardshield.crypto.kms import open_kms
 from cardshield.security.audit import (
     HASH_KEYED,
     HASH_UNKEYED,
@@ -25,76 +22,23 @@ from cardshield.security.audit import (
     content_hash,
     entry_values,
 )
-from cardshield.security.audit_seal import SealReport
-from cardshield.security.audit_verify import VerifyReport
 from cardshield.storage import make_engine, upgrade
 from cardshield.storage.schema import audit_log
-from tests.databases import postgres_database, sqlite_database
-from tests.unit.security.conftest import LATER, NOW, append_many
-
-EVERY = 4
-CONTENT = ["occurred_at", "actor", "merchant_id", "action", "target", "outcome", "details"]
-
-
-@dataclass
-class Chain:
-    engine: Engine
-    kms: KMSProvider
-
-    def seal(self) -> SealReport:
-        return seal(self.engine, self.kms, now=LATER, checkpoint_every=EVERY)
-
-    def verify(self) -> VerifyReport:
-        return verify(self.engine, self.kms, checkpoint_every=EVERY)
-
-    def attack(self, mutate: Callable[[Connection], None]) -> None:
-        with self.engine.begin() as conn:
-            mutate(conn)
-
-
-def _url(kind: str, tmp_path: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield sqlite_database(tmp_path)
-    else:
-        yield from postgres_database()
+from tests.databases import sqlite_database
+from tests.unit.security.conftest import NOW, append_many
+from tests.unit.security.keyed_chain import (
+    CONTENT,
+    Chain,
+    old_way,
+    rehash_old_way,
+    row,
+    sealed_chain,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
-    for url in _url(request.param, tmp_path):
-        engine = make_engine(url)
-        upgrade(engine)
-        kms = open_kms("memory:")
-        bind_key(engine, kms)
-        log = Chain(engine, kms)
-        append_many(engine, 10)
-        assert log.seal().checkpoints == (4, 8, 10)
-        append_many(engine, 2, start=10)
-        yield log
-        engine.dispose()
-
-
-def row(conn: Connection, seq: int) -> dict[str, Any]:
-    return conn.execute(select(audit_log).where(audit_log.c.seq == seq)).one()._asdict()
-
-
-def old_way(values: dict[str, Any]) -> str:
-    """The content hash as it was computed before it was keyed: plain SHA-256."""
-    return content_hash(**{c: values[c] for c in CONTENT})
-
-
-def rehash_old_way(seq: int, *, downgrade: bool = False) -> Callable[[Connection], None]:
-    """Edit entry ``seq`` and give it a matching content hash, computed the old way."""
-
-    def mutate(conn: Connection) -> None:
-        r = row(conn, seq)
-        r["actor"] = "operator:mallory"
-        changes: dict[str, Any] = {"actor": r["actor"], "content_hash": old_way(r)}
-        if downgrade:
-            changes["hash_version"] = HASH_UNKEYED
-        conn.execute(update(audit_log).where(audit_log.c.seq == seq).values(changes))
-
-    return mutate
+    yield from sealed_chain(request.param, tmp_path)
 
 
 def forge_entry(conn: Connection) -> None:
