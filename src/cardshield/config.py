@@ -20,6 +20,7 @@ from limits import parse as parse_limit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from cardshield.errors import ConfigError
+from cardshield.security.ratelimit import RULES
 
 ENV_PREFIX = "CARDSHIELD_"
 CONFIG_ENV = "CARDSHIELD_CONFIG"
@@ -56,6 +57,12 @@ class Settings(BaseModel):
     card_probe_limit_per_merchant: str = Field(
         default="50/hour",
         description="The same, counted over all of a merchant's publishable keys.",
+    )
+    rate_limits: dict[str, str] = Field(
+        default_factory=dict,
+        description="Rate limits to change, by rule name: login_ip, login_user, mfa,"
+        ' tokenize_key_ip, tokenize_key (e.g. {"tokenize_key": "20000/minute"}); a TOML'
+        " table or JSON. Rules not named keep their defaults.",
     )
     connector: str = Field(default="sandbox", description="Payment processor connector.")
     # Holds the processor's API keys: every string is a SecretStr, so repr(), str() and
@@ -147,6 +154,16 @@ class Settings(BaseModel):
         parse_limit(value)  # the rate limiter's syntax ("10/hour", "5/2 hours"); ValueError
         return value
 
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, limit in value.items():
+            if name not in RULES or name.startswith("tokenize_card_"):
+                known = ", ".join(n for n in RULES if not n.startswith("tokenize_card_"))
+                raise ValueError(f"unknown rate limit {name!r} (known: {known})")
+            parse_limit(limit)
+        return value
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'vault.db'}"
@@ -202,7 +219,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, object]:
     return values
 
 
-_JSON_SETTINGS = frozenset({"connector_options"})
+_JSON_SETTINGS = frozenset({"connector_options", "rate_limits"})
 
 
 def _json_setting(name: str, value: str) -> object:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -52,3 +53,20 @@ def test_redact_text_streams_stdin_to_stdout() -> None:
     )
     assert proc.stdout == b"a 424242******4242\nb cvc=***\n\xff raw bytes\n"
     assert_no_card_data(proc.stdout + proc.stderr)
+
+
+def test_serve_refuses_several_workers_without_redis(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDSHIELD_")}
+    env["CARDSHIELD_DATA_DIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "cardshield", "serve", "--workers", "2", "--port", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: --workers above 1 needs CARDSHIELD_REDIS_URL: the workers must share the CVC"
+        " store and the rate limits"
+    )

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from cardshield.cards import PAN
+from cardshield.config import Settings
 from cardshield.runtime import Runtime
 from cardshield.security import probing
 from cardshield.security.apikeys import ApiKeyInfo
@@ -22,6 +23,18 @@ from cardshield.security.ratelimit import RULES, RateLimiter
 from cardshield.web.deps import PublishableKey
 
 _lock = threading.Lock()
+
+
+def limiter_rules(settings: Settings) -> dict[str, str]:
+    """Every rule, with the limits the settings change (``rate_limits``, card probing)."""
+    return {
+        **RULES,
+        **settings.rate_limits,
+        **probing.probe_rules(
+            per_key=settings.card_probe_limit_per_key,
+            per_merchant=settings.card_probe_limit_per_merchant,
+        ),
+    }
 
 
 def app_limiter(app: Any) -> RateLimiter:
@@ -32,14 +45,7 @@ def app_limiter(app: Any) -> RateLimiter:
             found = getattr(app.state, "rate_limiter", None)
             if found is None:
                 settings = app.state.runtime.settings
-                rules = {
-                    **RULES,
-                    **probing.probe_rules(
-                        per_key=settings.card_probe_limit_per_key,
-                        per_merchant=settings.card_probe_limit_per_merchant,
-                    ),
-                }
-                found = RateLimiter.for_redis(settings.redis_url, rules)
+                found = RateLimiter.for_redis(settings.redis_url, limiter_rules(settings))
                 app.state.rate_limiter = found
     return found
 

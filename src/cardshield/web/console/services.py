@@ -21,7 +21,7 @@ from cardshield.security.passwords import PasswordHasher
 from cardshield.security.ratelimit import RateLimiter
 from cardshield.security.security_keys import RelyingParty
 from cardshield.security.signin import SignIn
-from cardshield.web.ratelimit import app_limiter
+from cardshield.web.ratelimit import app_limiter, limiter_rules
 
 _lock = threading.Lock()
 
@@ -53,7 +53,8 @@ class ConsoleServices:
             runtime=runtime,
             accounts=accounts,
             signin=SignIn(accounts),
-            limiter=limiter or RateLimiter.for_redis(runtime.settings.redis_url),
+            limiter=limiter
+            or RateLimiter.for_redis(runtime.settings.redis_url, limiter_rules(runtime.settings)),
             payments=payments if payments is not None else getattr(runtime, "payments", None),
             relying_party=RelyingParty.for_url(runtime.settings.effective_console_url),
         )
