@@ -34,13 +34,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from api_bench import _free_port, _postgres, _provision, loadgen_main  # the single-node bench
+from harness.pyload import loadgen_main
+from harness.service import free_port as _free_port
+from harness.service import postgres as _postgres
+from harness.service import provision as _provision
 
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
 TICKS = os.sysconf("SC_CLK_TCK")
 
-# The load generator (its own process) is the API bench's, given every node's URL.
+# The load generator (its own process, bench/harness/pyload.py) gets every node's URL.
 
 
 # -- CPU accounting from /proc --------------------------------------------------------------
