@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -207,16 +208,26 @@ def _unused_tokens(database_url: str) -> list[str]:
 
 
 def _payment_counts(database_url: str) -> dict[str, int]:
+    """Payments by status once the server has finished what wrk left in flight (wrk stops
+    without waiting for its last answers): read until two reads half a second apart agree."""
     from sqlalchemy import create_engine, text
 
     from cardshield.storage.engine import normalize_url
 
     engine = create_engine(normalize_url(database_url))
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT status, count(*) AS n FROM payments GROUP BY status"))
-        counts = {r.status: int(r.n) for r in rows}
-    engine.dispose()
-    return counts
+    previous: dict[str, int] | None = None
+    try:
+        for _ in range(40):
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT status, count(*) AS n FROM payments GROUP BY 1"))
+                counts = {r.status: int(r.n) for r in rows}
+            if counts == previous:
+                return counts
+            previous = counts
+            time.sleep(0.5)
+        return counts
+    finally:
+        engine.dispose()
 
 
 def _flush_redis(url: str) -> None:

@@ -28,12 +28,13 @@ from collections.abc import Mapping
 
 from limits import RateLimitItem, parse
 from limits.errors import ConfigurationError
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from cardshield.errors import ConfigError
 from cardshield.security import events
 from cardshield.security.errors import RateLimited
+from cardshield.security.windows import MovingWindows
 
 log = logging.getLogger("cardshield.ratelimit")
 
@@ -57,12 +58,19 @@ class RateLimiter:
 
     def __init__(self, storage_url: str = "memory://", rules: Mapping[str, str] = RULES):
         url = storage_url if "://" in storage_url else "memory://"
+        self._rules: dict[str, RateLimitItem] = {name: parse(rule) for name, rule in rules.items()}
+        # One node counts in its own memory (MovingWindows); several share Redis through the
+        # limits package, which keeps the same moving windows there.
+        self._memory: MovingWindows | None = None
+        self._limiter: MovingWindowRateLimiter | None = None
+        if url.startswith("memory://"):
+            self._memory = MovingWindows()
+            return
         try:
             self._storage = storage_from_string(url)
         except ConfigurationError as exc:
             raise ConfigError(f"rate limit storage {url.split('://')[0]!r}: {exc}") from exc
         self._limiter = MovingWindowRateLimiter(self._storage)
-        self._rules: dict[str, RateLimitItem] = {name: parse(rule) for name, rule in rules.items()}
 
     @classmethod
     def for_redis(cls, redis_url: str | None, rules: Mapping[str, str] = RULES) -> RateLimiter:
@@ -71,7 +79,7 @@ class RateLimiter:
 
     @property
     def shared(self) -> bool:
-        return not isinstance(self._storage, MemoryStorage)
+        return self._memory is None
 
     def hit(self, rule: str, *key: str) -> None:
         """Count one request for ``key`` under ``rule``; RateLimited when over the limit."""
@@ -84,6 +92,10 @@ class RateLimiter:
     def try_hit(self, rule: str, *key: str) -> int | None:
         """Count one request; None when within the limit, else seconds until it would be."""
         item = self._rules[rule]
+        if self._memory is not None:
+            wait = self._memory.hit(_memory_key(rule, key), item.amount, item.get_expiry())
+            return None if wait is None else max(1, math.ceil(wait))
+        assert self._limiter is not None
         try:
             if self._limiter.hit(item, rule, *key):
                 return None
@@ -95,10 +107,22 @@ class RateLimiter:
 
     def clear(self, rule: str, *key: str) -> None:
         """Forget the requests counted for ``key`` under ``rule``."""
+        if self._memory is not None:
+            self._memory.clear(_memory_key(rule, key))
+            return
+        assert self._limiter is not None
         try:
             self._limiter.clear(self._rules[rule], rule, *key)
         except Exception as exc:  # as in try_hit: a storage failure limits nothing
             log.error("rate limit storage failed (%s); not limiting", type(exc).__name__)
 
     def reset(self) -> None:
-        self._storage.reset()
+        if self._memory is not None:
+            self._memory.reset()
+        else:
+            self._storage.reset()
+
+
+def _memory_key(rule: str, key: tuple[str, ...]) -> str:
+    # The unit separator cannot occur in ids, addresses or digests, so no two keys collide.
+    return "\x1f".join((rule, *key))
