@@ -360,9 +360,15 @@ def _print_profiles(folder: Path, label: str) -> None:
         collapsed = folder / f"{label}-{name}.txt"
         if not collapsed.exists():
             continue
-        print(f"\nprofile {label} {name} ({collapsed.with_suffix('.svg')}): incl % / self %")
-        for function, incl, own in profiling.summary(collapsed, top=30):
-            print(f"  {incl:5.1f} {own:5.1f}  {function}")
+        rows = profiling.summary(collapsed, top=2000)
+        print(f"\nprofile {label} {name} ({collapsed.with_suffix('.svg')}), % of samples:")
+        print("  by self time:")
+        for function, incl, own in sorted(rows, key=lambda r: -r[2])[:20]:
+            print(f"    self {own:5.1f}  incl {incl:5.1f}  {function}")
+        print("  cardshield's own functions, by inclusive time:")
+        ours = [r for r in rows if "(cardshield/" in r[0] and "cardshield/cli.py" not in r[0]]
+        for function, incl, own in ours[:20]:
+            print(f"    incl {incl:5.1f}  self {own:5.1f}  {function}")
 
 
 def main() -> None:

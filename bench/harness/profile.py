@@ -38,11 +38,15 @@ def record(pid: int, seconds: float, out: Path) -> list[subprocess.Popen[bytes]]
 
 
 def _frame(frame: str) -> str:
-    """``func (path/to/file.py:12)`` -> ``func (file.py)``: lines of one function add up."""
+    """``func (path/to/file.py:12)`` -> ``func (file.py)``: lines of one function add up;
+    cardshield's own files keep their package path (``func (cardshield/vault/service.py)``)."""
     name, sep, where = frame.partition(" (")
     if not sep:
         return frame
-    return f"{name} ({where.rstrip(')').rsplit(':', 1)[0].rsplit('/', 1)[-1]})"
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    if "/cardshield/" in path and "site-packages" not in path:
+        return f"{name} (cardshield/{path.rsplit('/cardshield/', 1)[1]})"
+    return f"{name} ({path.rsplit('/', 1)[-1]})"
 
 
 def summary(collapsed: Path, top: int = 25) -> list[tuple[str, float, float]]:

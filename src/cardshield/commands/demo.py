@@ -325,7 +325,9 @@ def _serve(
     )
     common: dict[str, Any] = {"log_config": None, "server_header": False, "access_log": True}
     shop_server = uvicorn.Server(uvicorn.Config(shop, timeout_graceful_shutdown=3, **common))
-    api_server = uvicorn.Server(uvicorn.Config(api, timeout_graceful_shutdown=5, **common))
+    # The API writes its own access log line (cardshield.web.middleware); the shop has none.
+    api_config = {**common, "access_log": False}
+    api_server = uvicorn.Server(uvicorn.Config(api, timeout_graceful_shutdown=5, **api_config))
     shop_thread = threading.Thread(
         target=shop_server.run, kwargs={"sockets": [socks[1]]}, name="shop", daemon=True
     )

@@ -21,7 +21,7 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "loop": "uvloop",
     "http": "httptools",
     "log_config": None,  # keep our redacting logging set-up
-    "access_log": True,
+    "access_log": False,  # the API writes its own, cheaper line (cardshield.web.middleware)
     "timeout_graceful_shutdown": 10,
     "server_header": False,
 }

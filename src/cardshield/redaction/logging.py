@@ -15,10 +15,13 @@ Uncaught exceptions go through a redacting ``sys.excepthook`` as well.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping, MutableMapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -154,6 +157,41 @@ def _redact_rendered(logger: Any, method_name: str, rendered: Any) -> Any:
 _QUIET = ("alembic", "sqlalchemy", "httpx", "httpcore", "botocore", "urllib3")
 
 
+_NO_LOCK = threading.Lock()
+# The handler configure_logging installed, while its lines are JSON: write_fields() writes there.
+_json_handler: logging.StreamHandler[TextIO] | None = None
+
+
+def write_fields(logger: str, event: str, fields: Mapping[str, str | int | float | None]) -> None:
+    """Log one INFO line of fixed, structured fields; the same line shape as every other.
+
+    For per-request lines (the access log), where the stdlib and structlog pipeline with its
+    three redaction passes costs more than the request itself. Safe without those passes only
+    because the caller's keys are its own and every string value has passed :func:`redact`
+    already; anything else belongs in an ordinary log call. Without JSON logging set up (tests,
+    the console format) it is an ordinary call, through every layer.
+    """
+    handler = _json_handler
+    target = logging.getLogger(logger)
+    if not target.isEnabledFor(logging.INFO):
+        return
+    if handler is None:
+        target.info("%s %s", event, " ".join(f"{k}={v}" for k, v in fields.items()))
+        return
+    line = json.dumps(
+        {
+            "event": event,
+            **fields,
+            "level": "info",
+            "logger": logger,
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
+    )
+    with handler.lock or _NO_LOCK:
+        handler.stream.write(line + "\n")
+        handler.flush()
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
     """Configure stdlib logging and structlog for this process, with redaction everywhere.
 
@@ -193,6 +231,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    global _json_handler
+    _json_handler = handler if fmt == "json" else None
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 

@@ -241,6 +241,9 @@ def entry_values(
     return values
 
 
+_INSERT = insert(audit_log)
+
+
 def append(
     conn: Connection,
     *,
@@ -269,7 +272,7 @@ def append(
         details=details,
         key=bound_key(conn),
     )
-    result = conn.execute(insert(audit_log).values(**values))
+    result = conn.execute(_INSERT, values)  # one compiled statement, parameters apart
     seq = result.inserted_primary_key[0] if result.inserted_primary_key else None
     if seq is None:  # pragma: no cover - both drivers always report the new key
         raise RuntimeError("the database did not report the audit entry's sequence number")

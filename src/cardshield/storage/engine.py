@@ -30,8 +30,15 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for ``url`` (``sqlite:///path`` or ``postgresql://...``)."""
+# As many connections as the API runs request threads (cardshield.web.app.REQUEST_THREADS):
+# a pool smaller than the threads makes them open and close overflow connections all the time.
+DEFAULT_POOL_SIZE = 16
+
+
+def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
+    """An engine for ``url`` (``sqlite:///path`` or ``postgresql://...``), holding up to
+    ``pool_size`` connections and half as many again in overflow."""
+    overflow = max(1, pool_size // 2)
     try:
         parsed = make_url(normalize_url(url))
     except ArgumentError as exc:
@@ -39,13 +46,16 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size)
+        engine = create_engine(parsed, pool_size=pool_size, max_overflow=overflow)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(
-            parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-        )
+        # No pre-ping: it is one more round trip on every checkout, and a request checks out
+        # at least once. A connection the server dropped fails its first statement instead;
+        # SQLAlchemy then sees the disconnect and discards the whole pool, so only requests in
+        # flight at that moment fail (503, safe to retry with their Idempotency-Key), and
+        # pool_recycle retires connections before a firewall's idle timeout can drop them.
+        return create_engine(parsed, pool_size=pool_size, max_overflow=overflow, pool_recycle=1800)
     raise ConfigError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://"
     )

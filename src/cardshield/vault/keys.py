@@ -72,12 +72,19 @@ class DataKeys:
                 )
             )
 
+    def cached(self, merchant_id: str, purpose: str) -> DataKey | None:
+        """The newest live key of a merchant for ``purpose`` if it is cached, else None."""
+        cached = self._cache.get((merchant_id, purpose))
+        if cached is None:
+            return None
+        key_id, version = self._cache_meta[(merchant_id, purpose)]
+        return DataKey(key_id, merchant_id, purpose, version, cached)
+
     def current(self, conn: Connection, merchant_id: str, purpose: str) -> DataKey:
         """The newest live key of a merchant for ``purpose`` (cached once unwrapped)."""
-        cached = self._cache.get((merchant_id, purpose))
-        if cached is not None:
-            key_id, version = self._cache_meta[(merchant_id, purpose)]
-            return DataKey(key_id, merchant_id, purpose, version, cached)
+        found = self.cached(merchant_id, purpose)
+        if found is not None:
+            return found
         row = conn.execute(
             select(data_keys.c.id, data_keys.c.version, data_keys.c.wrapped)
             .where(

@@ -109,6 +109,7 @@ def _aad(merchant_id: str, token: str) -> bytes:
 
 
 _METADATA_COLUMNS = [c for c in cards.c if c.name not in ("ciphertext", "data_key_id")]
+_INSERT_CARD = cards.insert()
 
 
 class Vault:
@@ -233,7 +234,7 @@ class Vault:
                 "used_at": None,
                 "expires_at": expires_at,
             }
-            conn.execute(cards.insert().values(**values))
+            conn.execute(_INSERT_CARD, values)  # compiled once; .values() would rebuild it
             audit(
                 conn,
                 now=now,
@@ -253,8 +254,11 @@ class Vault:
         """A short digest that tells this merchant's cards apart, for counting distinct
         cards (card probing) in shared storage; stores nothing. Derived from the fingerprint
         so it means nothing without the merchant's key, and never returned to a client."""
-        with self.engine.connect() as conn:
-            key = self.keys.current(conn, merchant_id, FINGERPRINT).key
+        found = self.keys.cached(merchant_id, FINGERPRINT)  # no connection when cached
+        if found is None:
+            with self.engine.connect() as conn:
+                found = self.keys.current(conn, merchant_id, FINGERPRINT)
+        key = found.key
         digest = hashlib.sha256(b"cardshield|probe|" + fingerprint(key, pan).encode())
         return digest.hexdigest()[:32]
 

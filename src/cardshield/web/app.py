@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from cardshield import __version__
@@ -36,6 +37,11 @@ hosted card fields use a publishable key. Errors are
 Card numbers and security codes never appear in any response.
 """
 
+# Threads that run the synchronous endpoints and dependencies (anyio's default is 40). More
+# than the database pool holds only queue for connections, and every extra runnable thread
+# costs GIL hand-overs; the pool is sized to match (cardshield.storage.engine).
+REQUEST_THREADS = 4
+
 
 def create_app(
     runtime: Runtime,
@@ -47,6 +53,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         scheduler = Scheduler(jobs or [], clock)
         scheduler.start()
         try:
@@ -67,7 +74,6 @@ def create_app(
     app.state.runtime = runtime
     app.state.clock = clock
     errors.install(app)
-    app.add_middleware(metrics.MetricsMiddleware)
     app.add_middleware(CardshieldMiddleware)
     for module in (
         health,

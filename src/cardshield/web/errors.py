@@ -12,6 +12,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cardshield.errors import CardshieldError
@@ -82,6 +83,19 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return error_response(exc.status_code, "invalid_request_error", "http_error", str(exc.detail))
 
 
+async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+    if not exc.connection_invalidated:
+        return await _unexpected(request, exc)
+    # The server dropped the connection (restart, fail-over): the pool has been discarded and
+    # the next request gets a fresh connection. Nothing was committed by this one.
+    log.error("database connection lost (%s); the pool reconnects", type(exc.orig).__name__)
+    response = error_response(
+        503, "api_error", "database_unavailable", "The database connection was lost; retry."
+    )
+    response.headers["retry-after"] = "1"
+    return response
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error")  # redacted by the logging set-up
     return error_response(500, "api_error", "internal_error", "An internal error occurred.")
@@ -91,4 +105,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(CardshieldError, _ours)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, _database)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

@@ -11,7 +11,6 @@ client address is the real one, or block the path at the proxy.
 from __future__ import annotations
 
 import ipaddress
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +25,6 @@ from prometheus_client import (
 )
 from sqlalchemy import func, select
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cardshield.errors import CardshieldError
 from cardshield.security import events
@@ -56,7 +54,7 @@ SECURITY_EVENTS = Counter(
     ["event"],
     registry=REGISTRY,
 )
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _count_event(name: str, fields: dict[str, Any]) -> None:
@@ -66,36 +64,10 @@ def _count_event(name: str, fields: dict[str, Any]) -> None:
 events.subscribe(_count_event)
 
 
-class MetricsMiddleware:
-    """Counts every request under its route template (``unmatched`` when none matched)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path_format", None) or getattr(route, "path", None)
-            label = template if isinstance(template, str) else "unmatched"
-            method = scope.get("method", "")
-            HTTP_REQUESTS.labels(
-                route=label, method=method if method in _METHODS else "other", status=str(status)
-            ).inc()
-            HTTP_SECONDS.labels(route=label).observe(time.perf_counter() - started)
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    """Count one finished request (called by cardshield.web.middleware for every request)."""
+    HTTP_REQUESTS.labels(route=route, method=method, status=str(status)).inc()
+    HTTP_SECONDS.labels(route=route).observe(seconds)
 
 
 class InternalOnly(CardshieldError):

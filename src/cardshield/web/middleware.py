@@ -1,16 +1,27 @@
-"""ASGI middleware: request ids, body size limit, security headers.
+"""ASGI middleware: request ids, body size limit, security headers, metrics, access log.
 
-Pure ASGI (no BaseHTTPMiddleware) so streaming bodies are counted as they arrive and an
-oversize request is refused before it is read into memory.
+One pure-ASGI layer (no BaseHTTPMiddleware) so streaming bodies are counted as they arrive
+and an oversize request is refused before it is read into memory, and so a request pays for
+one wrapper of ``send`` rather than one per concern.
+
+The access log line (logger ``cardshield.access``) holds the method, the path (redacted: a
+path is free text, never its query string), the route template, the status, the duration,
+the request id and the client address (redacted too), written by
+:func:`cardshield.redaction.logging.write_fields`.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cardshield.redaction.logging import write_fields
+from cardshield.redaction.text import redact
+from cardshield.web.metrics import METHODS, observe_request
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -61,15 +72,17 @@ class CardshieldMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         request_id = "req_" + secrets.token_hex(12)
         scope.setdefault("state", {})["request_id"] = request_id
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
             await self._refuse(send, request_id)
+            _account(scope, 413, time.perf_counter() - started, request_id)
             return
         seen = 0
-        started = False
+        status = 0
 
         async def limited_receive() -> Message:
             nonlocal seen
@@ -81,9 +94,9 @@ class CardshieldMiddleware:
             return message
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
+            nonlocal status
             if message["type"] == "http.response.start":
-                started = True
+                status = int(message["status"])
                 raw, omit = _take_omissions(list(message.get("headers", [])))
                 present = {k.lower() for k, _ in raw} | omit
                 for name, value in SECURITY_HEADERS.items():
@@ -96,10 +109,14 @@ class CardshieldMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_headers)
         except _TooLarge:
-            if not started:
+            if not status:
                 await self._refuse(send, request_id)
+                status = 413
+        finally:
+            _account(scope, status or 500, time.perf_counter() - started, request_id)
 
     async def _refuse(self, send: Send, request_id: str) -> None:
+        """413 request_too_large (the access log and metrics count it by the caller)."""
         body = json.dumps(
             {
                 "error": {
@@ -114,3 +131,27 @@ class CardshieldMiddleware:
         headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _account(scope: Scope, status: int, seconds: float, request_id: str) -> None:
+    """Metrics and the access log line of one finished request."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    label = template if isinstance(template, str) else "unmatched"
+    method = scope.get("method", "")
+    method = method if method in METHODS else "other"
+    observe_request(label, method, status, seconds)
+    client = scope.get("client")
+    write_fields(
+        "cardshield.access",
+        "request",
+        {
+            "method": method,
+            "path": redact(scope.get("path", "")),
+            "route": label,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "request_id": request_id,
+            "client": redact(str(client[0])) if client else None,
+        },
+    )

@@ -328,7 +328,7 @@ def build(options: Mapping[str, Any]) -> SandboxConnector:
     try:
         delay_ms = int(options.get("delay_ms", 0))
         slow_ms = int(options.get("slow_ms", 1500))
-        pool_size = int(options.get("pool_size", 5))
+        pool_size = int(options.get("pool_size", 8))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"sandbox connector: invalid number in options: {exc}") from exc
     return SandboxConnector(

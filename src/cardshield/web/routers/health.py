@@ -18,7 +18,7 @@ router = APIRouter(tags=["health"], dependencies=[Public])
     responses=ok(HealthOut),
     summary="Liveness: the process answers",
 )
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
