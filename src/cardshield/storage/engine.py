@@ -30,8 +30,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
-# As many connections as the API runs request threads (cardshield.web.app.REQUEST_THREADS):
-# a pool smaller than the threads makes them open and close overflow connections all the time.
+# At least as many connections as the API runs request threads (cardshield.web.app.
+# REQUEST_THREADS) plus the background jobs: a pool smaller than its users makes them open and
+# close overflow connections all the time.
 DEFAULT_POOL_SIZE = 16
 
 

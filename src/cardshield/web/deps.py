@@ -20,6 +20,8 @@ from cardshield.security.apikeys import ApiKeyInfo, authenticate, require_scope
 from cardshield.security.errors import InvalidApiKey
 from cardshield.security.permissions import PUBLIC, Access, declare
 
+PUBLISHABLE = Access("publishable_key")
+
 
 class SecretKeyRequired(InvalidRequestError):
     code = "secret_key_required"
@@ -83,7 +85,9 @@ def SecretKey(scope: str) -> Any:
     return Depends(declare(dependency, Access("secret_key", scope)))
 
 
-def _publishable(request: Request) -> ApiKeyInfo:
+def publishable_key(request: Request) -> ApiKeyInfo:
+    """The publishable key of the request (plain function; ``PublishableKey`` is the
+    dependency), for a dependency that must do more in the same thread-pool hop."""
     info = _authenticate(request)
     if info.kind != "publishable":
         raise PublishableKeyRequired
@@ -91,7 +95,7 @@ def _publishable(request: Request) -> ApiKeyInfo:
     return info
 
 
-declare(_publishable, Access("publishable_key"))
+declare(publishable_key, PUBLISHABLE)
 
 
 async def _public() -> None:
@@ -102,7 +106,7 @@ async def _public() -> None:
 Public = Depends(declare(_public, PUBLIC))
 
 
-PublishableKey = Annotated[ApiKeyInfo, Depends(_publishable)]
+PublishableKey = Annotated[ApiKeyInfo, Depends(publishable_key)]
 
 
 # The dependency forms are coroutines: FastAPI runs a plain function dependency in the thread

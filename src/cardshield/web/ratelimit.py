@@ -19,8 +19,9 @@ from cardshield.config import Settings
 from cardshield.runtime import Runtime
 from cardshield.security import probing
 from cardshield.security.apikeys import ApiKeyInfo
+from cardshield.security.permissions import declare
 from cardshield.security.ratelimit import RULES, RateLimiter
-from cardshield.web.deps import PublishableKey
+from cardshield.web.deps import PUBLISHABLE, publishable_key
 
 _lock = threading.Lock()
 
@@ -50,10 +51,11 @@ def app_limiter(app: Any) -> RateLimiter:
     return found
 
 
-def _tokenize_limit(request: Request, key: PublishableKey) -> ApiKeyInfo:
+def _limited_publishable(request: Request) -> ApiKeyInfo:
     # Per key and address stops one browser hammering; per key caps a distributed card-
-    # testing run against one merchant's page. The key is authenticated first (same
-    # dependency, cached), so unauthenticated floods never reach the counters.
+    # testing run against one merchant's page. The key is authenticated first, so
+    # unauthenticated floods never reach the counters; both in one thread-pool hop.
+    key = publishable_key(request)
     limiter = app_limiter(request.app)
     ip = request.client.host if request.client else "-"
     limiter.hit("tokenize_key_ip", key.id, ip)
@@ -61,9 +63,10 @@ def _tokenize_limit(request: Request, key: PublishableKey) -> ApiKeyInfo:
     return key
 
 
-# ``dependencies=[TokenizeRateLimit]`` on POST /v1/tokens.
-TokenizeRateLimit = Depends(_tokenize_limit)
-LimitedPublishableKey = Annotated[ApiKeyInfo, TokenizeRateLimit]
+declare(_limited_publishable, PUBLISHABLE)
+
+# A publishable key, counted against the tokenize limits (429 rate_limited): POST /v1/tokens.
+LimitedPublishableKey = Annotated[ApiKeyInfo, Depends(_limited_publishable)]
 
 
 def check_card_probing(

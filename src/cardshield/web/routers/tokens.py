@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from cardshield.cards import CVV, PAN, Expiry
 from cardshield.security.apikeys import ApiKeyInfo
 from cardshield.vault import CardRecord
-from cardshield.web.deps import NowDep, PublishableKey, RuntimeDep, SecretKey
-from cardshield.web.ratelimit import TokenizeRateLimit, check_card_probing
+from cardshield.web.deps import NowDep, RuntimeDep, SecretKey
+from cardshield.web.ratelimit import LimitedPublishableKey, check_card_probing
 from cardshield.web.routers._schemas import ERRORS
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=ERRORS)
@@ -101,10 +101,13 @@ def token_out(rec: CardRecord) -> dict[str, Any]:
     response_model=TokenOut,
     response_model_exclude_none=True,
     summary="Tokenize a card (hosted fields only, publishable key)",
-    dependencies=[TokenizeRateLimit],  # per key and address, per key (429 rate_limited)
 )
 def create_token(
-    body: TokenCreate, request: Request, key: PublishableKey, runtime: RuntimeDep, now: NowDep
+    body: TokenCreate,
+    request: Request,
+    key: LimitedPublishableKey,  # per key and address, per key (429 rate_limited)
+    runtime: RuntimeDep,
+    now: NowDep,
 ) -> dict[str, Any]:
     pan = PAN(body.card.number)
     expiry = Expiry.from_parts(body.card.exp_month, body.card.exp_year)
