@@ -44,8 +44,8 @@ def _frame(frame: str) -> str:
     if not sep:
         return frame
     path = where.rstrip(")").rsplit(":", 1)[0]
-    if "/cardshield/" in path and "site-packages" not in path:
-        return f"{name} (cardshield/{path.rsplit('/cardshield/', 1)[1]})"
+    if path.startswith("cardshield/") or ("/cardshield/" in path and "-packages" not in path):
+        return f"{name} (cardshield/{path.split('cardshield/', 1)[1]})"
     return f"{name} ({path.rsplit('/', 1)[-1]})"
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import ipaddress
 import json
+import logging
 import os
 import secrets
 import signal
@@ -328,6 +329,9 @@ def _serve(
     # The API writes its own access log line (cardshield.web.middleware); the shop has none.
     api_config = {**common, "access_log": False}
     api_server = uvicorn.Server(uvicorn.Config(api, timeout_graceful_shutdown=5, **api_config))
+    # That Config cut the shared uvicorn.access logger off (access_log=False does); the shop's
+    # lines still go through it, and the API's server writes none there.
+    logging.getLogger("uvicorn.access").propagate = True
     shop_thread = threading.Thread(
         target=shop_server.run, kwargs={"sockets": [socks[1]]}, name="shop", daemon=True
     )

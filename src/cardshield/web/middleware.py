@@ -142,12 +142,13 @@ def _account(scope: Scope, status: int, seconds: float, request_id: str) -> None
     method = method if method in METHODS else "other"
     observe_request(label, method, status, seconds)
     client = scope.get("client")
+    path = redact(scope.get("path", ""))
     write_fields(
         "cardshield.access",
-        "request",
+        f"{method} {path} {status}",  # what a person scanning the log reads first
         {
             "method": method,
-            "path": redact(scope.get("path", "")),
+            "path": path,
             "route": label,
             "status": status,
             "duration_ms": round(seconds * 1000, 2),

@@ -39,7 +39,7 @@ def test_one_line_per_request_with_its_fields(api: Api, lines: io.StringIO) -> N
     assert resp.status_code == 200
     api.client.get("/healthz")
     first, second = _access(lines)
-    assert first["event"] == "request" and first["level"] == "info"
+    assert first["event"] == "POST /v1/tokens 200" and first["level"] == "info"
     assert (first["method"], first["path"], first["route"], first["status"]) == (
         "POST",
         "/v1/tokens",
@@ -62,6 +62,7 @@ def test_card_data_in_the_path_is_masked_and_the_query_is_not_logged(
         "/v1/tokens/{token_id}"
     )
     assert found[1]["route"] == "unmatched"
+    assert found[0]["event"] == "GET /v1/tokens/424242******4242 404"
     assert "number=" not in lines.getvalue()
     assert_no_card_data(lines.getvalue())
 
