@@ -28,14 +28,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from harness.pyload import loadgen_main
-from harness.service import free_port as _free_port
+from harness.service import cardshield_command, cardshield_env, serving
 from harness.service import postgres as _postgres
 from harness.service import provision as _provision
 
@@ -117,48 +116,15 @@ class CpuWatch:
 
 @contextmanager
 def _nodes(data_dir: Path, database_url: str, redis_url: str, n: int) -> Iterator[list[Any]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDSHIELD_")}
-    env.update(
-        CARDSHIELD_DATA_DIR=str(data_dir),
-        CARDSHIELD_DATABASE_URL=database_url,
-        CARDSHIELD_REDIS_URL=redis_url,
-    )
-    script = Path(sys.executable).with_name("cardshield")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "cardshield"]
-    procs: list[tuple[subprocess.Popen[bytes], str]] = []
-    log = (data_dir / f"serve-{n}.log").open("wb")
-    try:
-        for _ in range(n):
-            port = _free_port()
-            proc = subprocess.Popen(
-                [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
-            procs.append((proc, f"http://127.0.0.1:{port}"))
-        for proc, url in procs:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"cardshield serve did not start; see {log.name}")
-                try:
-                    with urllib.request.urlopen(url + "/readyz", timeout=1) as resp:
-                        if resp.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.2)
-        yield procs
-    finally:
-        for proc, _ in procs:
-            proc.terminate()
-        for proc, _ in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+    """``n`` nodes, each one ``cardshield serve`` started and waited for; (process, URL)."""
+    env = cardshield_env(data_dir, database_url, redis_url=redis_url)
+    log = data_dir / f"serve-{n}.log"
+    with ExitStack() as stack:
+        nodes = [
+            stack.enter_context(serving([*cardshield_command(), "serve"], env, log, "/readyz"))
+            for _ in range(n)
+        ]
+        yield [(proc, url) for url, proc in nodes]
 
 
 def _reset_limits(redis_url: str) -> None:

@@ -8,8 +8,9 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, TypeVar
 
 import pytest
 import structlog
@@ -61,6 +62,22 @@ def _cardshield_logging() -> None:
     """Configure logging as every cardshield process does, so that structlog events go
     through the stdlib (and so reach ``caplog``) and through redaction."""
     configure_logging(level="DEBUG", stream=LOG_SINK)
+
+
+_Stream = TypeVar("_Stream", bound=TextIO)
+
+
+@contextmanager
+def logging_to(stream: _Stream, *, level: str = "DEBUG", fmt: str = "json") -> Iterator[_Stream]:
+    """cardshield's logging set-up writing to ``stream`` for a while, then back to the
+    session's (above), record factory included."""
+    saved = logging.getLogRecordFactory()
+    configure_logging(level=level, fmt=fmt, stream=stream)
+    try:
+        yield stream
+    finally:
+        logging.setLogRecordFactory(saved)
+        configure_logging(level="DEBUG", stream=LOG_SINK)
 
 
 def _ours(handlers: list[logging.Handler]) -> list[logging.Handler]:

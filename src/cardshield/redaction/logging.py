@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Mapping, MutableMapping
 from datetime import UTC, datetime
@@ -157,7 +156,6 @@ def _redact_rendered(logger: Any, method_name: str, rendered: Any) -> Any:
 _QUIET = ("alembic", "sqlalchemy", "httpx", "httpcore", "botocore", "urllib3")
 
 
-_NO_LOCK = threading.Lock()
 # The handler configure_logging installed, while its lines are JSON: write_fields() writes there.
 _json_handler: logging.StreamHandler[TextIO] | None = None
 
@@ -187,9 +185,12 @@ def write_fields(logger: str, event: str, fields: Mapping[str, str | int | float
             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         }
     )
-    with handler.lock or _NO_LOCK:
+    handler.acquire()  # the handler's own lock, as its emit() takes it
+    try:
         handler.stream.write(line + "\n")
         handler.flush()
+    finally:
+        handler.release()
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:

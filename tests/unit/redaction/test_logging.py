@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from cardshield.cards import PAN
-from cardshield.redaction.logging import RedactingFilter, configure_logging, get_logger
-from tests.conftest import CANARY_CVV, CANARY_PAN, LOG_SINK, assert_no_card_data
+from cardshield.redaction.logging import RedactingFilter, get_logger
+from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data, logging_to
 
 SPACED = "4242 4242 4242 4242"
 TRACK2 = f";{CANARY_PAN}=25121010000000000?"
@@ -20,13 +20,8 @@ TRACK2 = f";{CANARY_PAN}=25121010000000000?"
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    saved = logging.getLogRecordFactory()
-    configure_logging(level="DEBUG", fmt="json", stream=stream)
-    yield stream
-    logging.setLogRecordFactory(saved)
-    # Back to the session's set-up (tests/conftest.py), not to structlog's print default.
-    configure_logging(level="DEBUG", stream=LOG_SINK)
+    with logging_to(io.StringIO(), level="DEBUG") as stream:
+        yield stream
 
 
 def _fail_with_card() -> None:

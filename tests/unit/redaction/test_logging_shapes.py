@@ -15,11 +15,10 @@ from hypothesis import HealthCheck, given, settings
 
 from cardshield.redaction.logging import (
     RedactingFilter,
-    configure_logging,
     get_logger,
     redact_event,
 )
-from tests.conftest import LOG_SINK
+from tests.conftest import logging_to
 
 from . import card_shapes as shapes
 from .test_text_shapes import MASKED
@@ -27,12 +26,8 @@ from .test_text_shapes import MASKED
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    saved = logging.getLogRecordFactory()
-    configure_logging(level="DEBUG", fmt="json", stream=stream)
-    yield stream
-    logging.setLogRecordFactory(saved)
-    configure_logging(level="DEBUG", stream=LOG_SINK)
+    with logging_to(io.StringIO(), level="DEBUG") as stream:
+        yield stream
 
 
 def _strings(value: Any) -> Iterator[str]:

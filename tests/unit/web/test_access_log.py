@@ -5,24 +5,19 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from collections.abc import Iterator
 
 import pytest
 
-from cardshield.redaction.logging import configure_logging, write_fields
+from cardshield.redaction.logging import write_fields
 from tests.apps import Api
-from tests.conftest import CANARY_PAN, LOG_SINK, assert_no_card_data
+from tests.conftest import CANARY_PAN, assert_no_card_data, logging_to
 
 
 @pytest.fixture
 def lines() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    saved = logging.getLogRecordFactory()
-    configure_logging(level="INFO", fmt="json", stream=stream)
-    yield stream
-    logging.setLogRecordFactory(saved)
-    configure_logging(level="DEBUG", stream=LOG_SINK)
+    with logging_to(io.StringIO(), level="INFO") as stream:
+        yield stream
 
 
 def _access(stream: io.StringIO) -> list[dict[str, object]]:
@@ -77,13 +72,7 @@ def test_oversize_bodies_are_logged_as_413(api: Api, lines: io.StringIO) -> None
 
 
 def test_without_json_logging_it_is_an_ordinary_record() -> None:
-    saved = logging.getLogRecordFactory()
-    console = io.StringIO()
-    configure_logging(level="INFO", fmt="console", stream=console)
-    try:
+    with logging_to(io.StringIO(), level="INFO", fmt="console") as console:
         write_fields("cardshield.access", "request", {"method": "GET", "path": "/healthz"})
-    finally:
-        logging.setLogRecordFactory(saved)
-        configure_logging(level="DEBUG", stream=LOG_SINK)
     assert "request method=GET path=/healthz" in console.getvalue()
     assert not console.getvalue().lstrip().startswith("{")  # the console renderer's shape
