@@ -4,13 +4,13 @@
 xz, Office and OpenDocument files, PDF, SQLite, e-mail) within safety limits, matches card
 numbers and track data with the rules of :mod:`cardshield.redaction.text`, and returns a
 :class:`ScanReport` that holds only masked numbers. :func:`scan_database` does the same for
-the tables of a live PostgreSQL database.
+the tables of a live PostgreSQL, MySQL or MariaDB database.
 """
 
 from __future__ import annotations
 
 from cardshield.discovery.context import ScanLimits, ScanOptions, allowlist_digest
-from cardshield.discovery.db import scan_database
+from cardshield.discovery.databases import scan_database
 from cardshield.discovery.findings import (
     FileResult,
     Finding,

@@ -1,4 +1,4 @@
-"""Scan a live PostgreSQL database: every column of every table, with bounded reads.
+"""Scanning a live PostgreSQL database (``postgresql://`` and ``postgres://`` URLs).
 
 Reads are bounded three ways: at most ``max_rows`` rows per table (``LIMIT``, fetched in
 batches through a server-side cursor), a statement timeout, and the start of each value
@@ -31,7 +31,10 @@ def public_url(url: str) -> str:
     if parts.scheme not in ("postgresql", "postgres"):
         raise ScanOptionError("--db takes a postgresql:// URL")
     host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        raise ScanOptionError("the port of the --db URL is not valid") from None
     return f"postgresql://{host}{port}{parts.path or '/'}"
 
 
