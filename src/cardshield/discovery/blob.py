@@ -1,10 +1,10 @@
 """A file or archive member on its way through the scanner: a name, a stream, a peek.
 
 Members are read as streams; only formats that need random access (zip, PDF) are spooled
-(to memory, then to a temporary file past a few MiB), and SQLite, which needs a path, is
-copied to a temporary file. Every read from a decompressing stream goes through
-:class:`CountingReader`, which charges the scan's size and time limits and turns the
-decompressors' many exception types into one :class:`ExtractError`.
+(to memory, then to a temporary file past a few MiB), and SQLite and Outlook files, whose
+readers need a path, are copied to a temporary file. Every read from a decompressing stream
+goes through :class:`CountingReader`, which charges the scan's size and time limits and
+turns the decompressors' many exception types into one :class:`ExtractError`.
 """
 
 from __future__ import annotations

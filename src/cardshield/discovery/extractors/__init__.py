@@ -1,9 +1,10 @@
 """Extractors: one module per container or document type, one registry entry each.
 
 An extractor turns a :class:`~cardshield.discovery.blob.Blob` into child blobs (archive
-members, e-mail parts, PDF pages) that the scanner scans in turn, or reports findings itself
-(database cells). It raises :class:`~cardshield.discovery.errors.ExtractError` for corrupt
-input; third-party exceptions never escape it.
+members, e-mail and Outlook message parts, PDF pages) that the scanner scans in turn, or
+reports findings itself (database cells). It raises
+:class:`~cardshield.discovery.errors.ExtractError` for corrupt input; third-party exceptions
+never escape it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Protocol
 
 from cardshield.discovery.blob import Blob
 from cardshield.discovery.context import FileContext
-from cardshield.discovery.extractors import archives, mail, pdf, sqlite
+from cardshield.discovery.extractors import archives, mail, outlook_msg, outlook_pst, pdf, sqlite
 
 
 class Extractor(Protocol):
@@ -31,6 +32,8 @@ EXTRACTORS: dict[str, Extractor] = {
     "sqlite": sqlite.SqliteExtractor(),
     "mbox": mail.MboxExtractor(),
     "eml": mail.EmlExtractor(),
+    "msg": outlook_msg.MsgExtractor(),
+    "pst": outlook_pst.PstExtractor(),
 }
 
 _MAIL_HEADER = re.compile(
@@ -63,6 +66,10 @@ def detect(head: bytes, basename: str) -> str | None:
         return "pdf"
     if head.startswith(b"SQLite format 3\x00"):
         return "sqlite"
+    if outlook_msg.looks_like_msg(head, basename):
+        return "msg"
+    if outlook_pst.looks_like_pst(head):
+        return "pst"
     if head.startswith(b"From ") and _looks_like_mail(head.split(b"\n", 1)[-1]):
         return "mbox"
     name = basename.lower()
