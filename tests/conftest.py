@@ -58,6 +58,18 @@ def assert_no_cvv(text: str, cvv: str = CANARY_CVV) -> None:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _scan_key_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """``cardshield scan`` keys finding ids with a key file it creates on first use; tests
+    (and the processes they start) use one under the session's temporary directory, never
+    the real ``~/.config``."""
+    home = tmp_path_factory.mktemp("config")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(home))
+        patch.setenv("CARDSHIELD_SCAN_KEY_FILE", str(home / "cardshield" / "scan.key"))
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _cardshield_logging() -> None:
     """Configure logging as every cardshield process does, so that structlog events go
     through the stdlib (and so reach ``caplog``) and through redaction."""

@@ -44,6 +44,11 @@ class Settings(BaseModel):
         description="Where the audit sealer keeps the newest signed chain head, outside the"
         " database; empty means audit-head.json in data_dir.",
     )
+    scan_key_file: Path | None = Field(
+        default=None,
+        description="The key `cardshield scan` keys finding ids with (32 bytes, mode 0600);"
+        " empty means $XDG_CONFIG_HOME/cardshield/scan.key, created on first use.",
+    )
     retention_days: int | None = Field(
         default=730, ge=1, description="Purge reusable cards unused this long; unset keeps them."
     )

@@ -18,6 +18,7 @@ from cardshield.cards import PAN, is_test_card
 from cardshield.discovery.errors import LimitExceeded
 from cardshield.discovery.findings import FileResult, Finding, ScanWarning, Severity
 from cardshield.discovery.matcher import Hit
+from cardshield.discovery.scankey import ephemeral_key, finding_id
 from cardshield.redaction.text import redact
 
 
@@ -37,6 +38,12 @@ class ScanOptions:
     ignore_test_cards: bool = False
     allowlist: frozenset[str] = frozenset()  # SHA-256 hex digests of card digits
     since: float | None = None  # only files modified at or after (epoch seconds)
+    # Drop card-shaped numbers that context shows to be phone numbers, IBANs, ids...
+    # (cardshield.discovery.lookalikes); a leak test that wants every one turns it off.
+    lookalikes: bool = True
+    # What finding ids are keyed with (see cardshield.discovery.scankey); without a key file
+    # a random key, so that ids hold within one scan and say nothing of the number.
+    scan_key: bytes = field(default_factory=ephemeral_key, repr=False, compare=False)
 
 
 def allowlist_digest(digits: str) -> str:
@@ -125,9 +132,10 @@ class FileContext:
             severity = Severity.LOW
         else:
             severity = Severity.HIGH
+        shown = display_path(path)
         self.result.findings.append(
             Finding(
-                path=display_path(path),
+                path=shown,
                 line=line,
                 brand=pan.brand.value,
                 masked=pan.masked(),
@@ -135,5 +143,6 @@ class FileContext:
                 severity=severity,
                 test_card=test_card,
                 column=column,
+                id=finding_id(self.options.scan_key, shown, digits),
             )
         )

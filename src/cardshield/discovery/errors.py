@@ -2,7 +2,8 @@
 
 Problems with one file (corrupt, unreadable, too big when expanded) are not fatal: the
 scanner turns them into warnings and goes on. Only bad options and unreachable databases end
-a scan (exit status 2).
+a scan (exit status 2), and a remediation that was refused or failed (exit status 2, the file
+left as it was).
 """
 
 from __future__ import annotations
@@ -50,3 +51,10 @@ class DatabaseScanError(DiscoveryError):
 
     code = "database_error"
     default_message = "The database could not be scanned."
+
+
+class RemediationError(DiscoveryError):
+    """Masking or quarantining one file was refused or failed; the file was not changed."""
+
+    code = "remediation_error"
+    default_message = "The file could not be remediated."

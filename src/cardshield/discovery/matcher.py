@@ -24,6 +24,7 @@ sees. Offsets are those of the folded stream (the same as the input's for ASCII)
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -31,6 +32,8 @@ from decimal import Decimal, InvalidOperation
 from cardshield.cards.brands import IIN_TABLE, MAX_LENGTH, MIN_LENGTH, brand_for
 from cardshield.cards.luhn import luhn_check_digit, luhn_valid
 from cardshield.cards.pan import PAN
+from cardshield.discovery.columns import CsvHeader
+from cardshield.discovery.lookalikes import lookalike
 from cardshield.discovery.prefilter import URL_ESCAPE, Prefilter, default_prefilter
 from cardshield.redaction.fold import Utf8Folder
 from cardshield.redaction.text import find_cards
@@ -121,10 +124,40 @@ def _looks_like_imei(window: str, start: int, pan: PAN) -> bool:
     return _IMEI.search(window, max(0, start - 24), start) is not None
 
 
+class WindowRules:
+    """What decides, around one run, whether a PAN-shaped number is reported: the
+    look-alike rules (on unless turned off), the column of the number (CSV header or a
+    database column) and a counter of what each rule dropped."""
+
+    def __init__(
+        self,
+        *,
+        lookalikes: bool = True,
+        column: str | None = None,
+        header: CsvHeader | None = None,
+    ) -> None:
+        self.lookalikes = lookalikes
+        self.column = column
+        self.header = header
+        self.dropped: Counter[str] = Counter()
+
+    def column_at(self, buf: bytes, offset: int) -> str | None:
+        if self.column is not None or self.header is None:
+            return self.column
+        return self.header.column_at(buf, offset)
+
+
 def _window_hits(
-    buf: bytes, run_start: int, run_end: int, numeric_cells: bool
+    buf: bytes,
+    run_start: int,
+    run_end: int,
+    numeric_cells: bool,
+    rules: WindowRules | None = None,
 ) -> list[tuple[int, str, PAN]]:
-    """Cards whose first digit lies in ``buf[run_start:run_end]``, as (offset, kind, pan)."""
+    """Cards whose first digit lies in ``buf[run_start:run_end]``, as (offset, kind, pan).
+
+    With ``rules``, a PAN that a look-alike rule explains (a phone number, an IBAN, an id)
+    is counted under the rule's name instead of being returned."""
     lo = max(0, run_start - MARGIN)
     window = buf[lo : min(len(buf), run_end + MARGIN)].decode("latin-1")
     if window.count(",") >= 2 and ";" not in window:
@@ -135,8 +168,15 @@ def _window_hits(
     found: list[tuple[int, str, PAN]] = []
     for match in find_cards(window):
         first = match.positions[0]
-        if rs <= first < re_ and not _looks_like_imei(window, first, match.pan):
-            found.append((first + lo, match.kind, match.pan))
+        if not rs <= first < re_ or _looks_like_imei(window, first, match.pan):
+            continue
+        if rules is not None and rules.lookalikes and match.kind == "pan":
+            column = rules.column_at(buf, first + lo)
+            rule = lookalike(window, match.start, match.end, column=column)
+            if rule is not None:
+                rules.dropped[rule] += 1
+                continue
+        found.append((first + lo, match.kind, match.pan))
     for sci in _SCIENTIFIC.finditer(window, rs, re_ + 24):
         if sci.start() < re_:
             pan = _from_scientific(sci.group(1), sci.group(2), window[sci.start()], numeric_cells)
@@ -163,8 +203,20 @@ def _blank(m: re.Match[bytes]) -> bytes:
 class StreamMatcher:
     """Feed chunks in order with :meth:`feed`, then call :meth:`close`; both return hits."""
 
-    def __init__(self, *, numeric_cells: bool = False, prefilter: Prefilter | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        numeric_cells: bool = False,
+        prefilter: Prefilter | None = None,
+        lookalikes: bool = True,
+        column: str | None = None,
+        header: CsvHeader | None = None,
+    ) -> None:
         self._numeric_cells = numeric_cells
+        # A CSV header is read from the stream's first line unless the caller knows it
+        # (a segment of a big file) or knows the column (a database cell).
+        self._find_header = lookalikes and column is None and header is None
+        self.rules = WindowRules(lookalikes=lookalikes, column=column, header=header)
         self._prefilter = prefilter or default_prefilter()
         self._folder = Utf8Folder()
         self._carry = b""
@@ -182,12 +234,23 @@ class StreamMatcher:
         self._uncounted.clear()
         self._uncounted_size = 0
 
+    @property
+    def dropped(self) -> Counter[str]:
+        """PAN-shaped numbers not reported, by the look-alike rule that explained them."""
+        return self.rules.dropped
+
+    def _take(self, folded: bytes) -> bytes:
+        buf = self._carry + folded  # always a new object: the caller may reuse its buffer
+        if self._find_header and self._offset == 0:
+            self._find_header = False
+            self.rules.header = CsvHeader.sniff(buf)
+        return buf
+
     def feed(self, chunk: bytes) -> list[Hit]:
-        # Always a new bytes object: the caller may reuse the chunk's buffer.
-        return self._process(self._carry + self._folder.fold(chunk), final=False)
+        return self._process(self._take(self._folder.fold(chunk)), final=False)
 
     def close(self) -> list[Hit]:
-        hits = self._process(self._carry + self._folder.fold(b"", final=True), final=True)
+        hits = self._process(self._take(self._folder.fold(b"", final=True)), final=True)
         self._carry = b""
         return hits
 
@@ -236,7 +299,7 @@ class StreamMatcher:
                     continue
             elif _inside_uuid(buf, p, run_end):
                 continue  # digits of a UUID: every match there would be dropped anyway
-            for offset, kind, pan in _window_hits(buf, p, run_end, self._numeric_cells):
+            for offset, kind, pan in _window_hits(buf, p, run_end, self._numeric_cells, self.rules):
                 if cur_line < 0:
                     self._count_backlog()
                     cur_line = self._line
@@ -264,18 +327,56 @@ class StreamMatcher:
         return hits
 
 
-def scan_chunks(chunks: Iterable[bytes], *, numeric_cells: bool = False) -> Iterator[Hit]:
-    """Every card in a stream given as ASCII-compatible byte chunks, in order."""
-    matcher = StreamMatcher(numeric_cells=numeric_cells)
+def scan_chunks(
+    chunks: Iterable[bytes],
+    *,
+    numeric_cells: bool = False,
+    lookalikes: bool = True,
+    column: str | None = None,
+    dropped: Counter[str] | None = None,
+) -> Iterator[Hit]:
+    """Every card in a stream given as ASCII-compatible byte chunks, in order.
+
+    ``lookalikes=False`` reports every PAN-shaped number (a leak test wants them all);
+    ``dropped``, if given, receives the counts of what the look-alike rules dropped."""
+    matcher = StreamMatcher(numeric_cells=numeric_cells, lookalikes=lookalikes, column=column)
     for chunk in chunks:
         yield from matcher.feed(chunk)
     yield from matcher.close()
+    if dropped is not None:
+        dropped.update(matcher.dropped)
 
 
-def scan_bytes(data: bytes, *, numeric_cells: bool = False) -> list[Hit]:
-    return list(scan_chunks([data], numeric_cells=numeric_cells))
+def scan_bytes(
+    data: bytes,
+    *,
+    numeric_cells: bool = False,
+    lookalikes: bool = True,
+    column: str | None = None,
+    dropped: Counter[str] | None = None,
+) -> list[Hit]:
+    return list(
+        scan_chunks(
+            [data],
+            numeric_cells=numeric_cells,
+            lookalikes=lookalikes,
+            column=column,
+            dropped=dropped,
+        )
+    )
 
 
-def scan_text(text: str, *, numeric_cells: bool = False) -> list[Hit]:
+def scan_text(
+    text: str,
+    *,
+    numeric_cells: bool = False,
+    lookalikes: bool = True,
+    dropped: Counter[str] | None = None,
+) -> list[Hit]:
     """Cards in a decoded text (line numbers are those of the text)."""
-    return scan_bytes(text.encode("utf-8", "surrogatepass"), numeric_cells=numeric_cells)
+    return scan_bytes(
+        text.encode("utf-8", "surrogatepass"),
+        numeric_cells=numeric_cells,
+        lookalikes=lookalikes,
+        dropped=dropped,
+    )

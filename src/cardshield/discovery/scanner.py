@@ -1,9 +1,9 @@
 """Scan one file: find out what it is, open containers recursively, match the text.
 
 The type of a file or member comes from its first bytes (magic numbers), not its name, so
-a renamed archive is still opened; names only help for HTML/XML and e-mail. Problems with
-one member become a warning and the scan goes on with the next; a safety limit
-(:class:`LimitExceeded`) stops the whole top-level file.
+a renamed archive is still opened; names only help for HTML/XML, e-mail and Outlook
+messages. Problems with one member become a warning and the scan goes on with the next; a
+safety limit (:class:`LimitExceeded`) stops the whole top-level file.
 """
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ def _merge(raw: list[Hit], stripped: list[Hit]) -> list[Hit]:
 def scan_textual(blob: Blob, ctx: FileContext) -> None:
     hint = blob.hint or _markup_hint(blob)
     chunks = ascii_compatible(blob.chunks(ctx))
+    lookalikes, dropped = ctx.options.lookalikes, ctx.result.lookalikes
     if hint is Hint.TEXT:
-        ctx.report(blob.name, list(scan_chunks(chunks)))
+        ctx.report(blob.name, list(scan_chunks(chunks, lookalikes=lookalikes, dropped=dropped)))
         return
     parts: list[bytes] = []
     size = 0
@@ -64,18 +65,22 @@ def scan_textual(blob: Blob, ctx: FileContext) -> None:
         parts.append(bytes(chunk))  # pieces are reused buffers: keep copies
         size += len(chunk)
         if size > _MAX_MARKUP:  # too big to hold: plain text only, streaming on
-            ctx.report(blob.name, list(scan_chunks(itertools.chain(parts, chunks))))
+            rest = itertools.chain(parts, chunks)
+            ctx.report(blob.name, list(scan_chunks(rest, lookalikes=lookalikes, dropped=dropped)))
             return
     # Folded first, so that the tag-stripped text sees Unicode digits and spaces as ASCII.
     text = fold_utf8(b"".join(parts)).decode("latin-1")
     if hint is Hint.MARKUP:
-        raw = list(scan_chunks([text.encode("latin-1")]))
-        ctx.report(blob.name, _merge(raw, scan_text(strip_markup(text, "\t"))))
+        raw = list(scan_chunks([text.encode("latin-1")], lookalikes=lookalikes, dropped=dropped))
+        stripped = scan_text(strip_markup(text, "\t"), lookalikes=lookalikes)
+        ctx.report(blob.name, _merge(raw, stripped))
         return
     if hint is Hint.ODF_CONTENT:
         text = odf_values(text)
     numeric = hint in (Hint.SHEET_XML, Hint.ODF_CONTENT)
-    ctx.report(blob.name, scan_text(strip_markup(text, "\n"), numeric_cells=numeric))
+    stripped_text = strip_markup(text, "\n")
+    hits = scan_text(stripped_text, numeric_cells=numeric, lookalikes=lookalikes, dropped=dropped)
+    ctx.report(blob.name, hits)
 
 
 def scan_blob(blob: Blob, ctx: FileContext) -> None:

@@ -72,7 +72,7 @@ def test_exit_0_when_nothing_found(tree: Path) -> None:
         ["--since", "last tuesday", "."],
         ["--max-expanded", "lots", "."],
         [],
-        ["--db", "mysql://localhost/x"],
+        ["--db", "oracle://localhost/x"],
     ],
 )
 def test_exit_2_on_errors(args: list[str]) -> None:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,20 @@ def test_json_keeps_the_exact_names(tree: Path) -> None:
     doc = json.loads(_scan("json"))
     paths = {f["path"] for f in doc["findings"]}
     assert {FORMULA_FILE, OSC8_FILE, CONTROL_FILE} <= paths
+
+
+def test_html_escapes_every_name(tree: Path) -> None:
+    """Names become text, never markup: a file called like a tag stays a file name."""
+    (tree / '<img src=x onerror="alert(1)">&amp;.txt').write_text(CARD)
+    page = _scan("html")
+    assert "<img" not in page and 'onerror="alert' not in page
+    root = ET.fromstring(page.split("\n", 1)[1])  # well-formed: nothing broke out
+    assert not [e for e in root.iter() if e.tag.rsplit("}", 1)[-1] in ("img", "script", "a")]
+    text = "".join(root.itertext())
+    assert '<img src=x onerror="alert(1)">&amp;.txt:1' in text  # shown as it is named
+    assert FORMULA_FILE + ":1" in text
+    # Control characters are written out, as in the table: no ESC or BEL reaches the page.
+    assert "\\x1b]8;;x.test\\x07link\\x1b]8;;\\x07.log:1" in text
+    assert "member.zip!\\x1b]8;;http://x\\x07inner.txt:1" in text
+    assert not any(ord(c) < 32 and c != "\n" for c in page)
+    assert not any(0x7F <= ord(c) <= 0x9F for c in page)

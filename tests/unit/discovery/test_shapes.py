@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from cardshield.cli import app
 from cardshield.discovery import ScanOptions
+from cardshield.discovery.lookalikes import default_rules
 from cardshield.discovery.matcher import StreamMatcher, scan_bytes, scan_chunks
 from cardshield.discovery.prefilter import HyperscanPrefilter, Prefilter, RePrefilter
 from cardshield.discovery.scanner import scan_bytes_named
@@ -22,8 +24,13 @@ from cardshield.redaction.text import find_cards
 from tests.unit.redaction import card_shapes as shapes
 from tests.unit.redaction.test_text_shapes import MASKED
 
-# Every masked shape but the named security code (the scanner looks for card numbers).
-CARD_SHAPES = [(name, text) for name, text, _ in MASKED if "cvv" not in name]
+# Every masked shape but the named security code (the scanner looks for card numbers) and
+# the digits glued to an identifier: the redactor masks those (it leans towards masking),
+# the scanner drops them as ids (see test_lookalikes.py).
+GLUED_IDS = {"glued left"}
+CARD_SHAPES = [
+    (name, text) for name, text, _ in MASKED if "cvv" not in name and name not in GLUED_IDS
+]
 
 
 def _prefilters() -> list[Prefilter]:
@@ -96,6 +103,17 @@ def test_cardshield_scan_finds_a_file_per_shape(tmp_path: Path) -> None:
         assert text not in result.output
 
 
+def _glued_to_an_id(case: shapes.Written) -> bool:
+    """ASCII letters glued to the digits, other than a word that names a card."""
+    first, last = case.positions[0], case.positions[-1]
+    if case.text[:first] in ("card", "pan:"):
+        return False  # a label that names a card outranks the glue
+    head = re.search(r"[A-Za-z]+$", case.text[:first])
+    tail = re.match(r"[A-Za-z]+", case.text[last + 1 :])
+    glued = head or tail  # the left side decides when both are glued
+    return glued is not None and glued.group().lower() not in default_rules().card_words
+
+
 @settings(max_examples=300, deadline=None)
 @given(shapes.written(), st.text(shapes.NOT_A_DIGIT, max_size=60), st.sampled_from(["re", "hs"]))
 def test_any_pasted_shape_is_found(case: shapes.Written, before: str, which: str) -> None:
@@ -105,6 +123,11 @@ def test_any_pasted_shape_is_found(case: shapes.Written, before: str, which: str
     data = f"{before} | {case.text} | end\n".encode()
     matcher = StreamMatcher(prefilter=prefilter)
     hits = matcher.feed(data) + matcher.close()
+    if _glued_to_an_id(case):
+        # The redactor masks it; discovery reads it as part of an identifier.
+        assert case.pan not in [h.pan for h in hits]
+        assert matcher.dropped["glued-id"] >= 1
+        return
     assert (before.count("\n") + 1, case.pan) in [(h.line, h.pan) for h in hits]
     result = scan_bytes_named("doc.txt", data, ScanOptions())
     assert case.pan.masked() in [f.masked for f in result.findings]

@@ -46,7 +46,14 @@ def scan_cell(ctx: FileContext, member: str, row: int, column: str, value: objec
     data = cell_bytes(value)
     if data is None:
         return 0
-    hits = scan_bytes(data, numeric_cells=isinstance(value, float))
+    # The column name is the cell's label: a "phone" column holds phone numbers.
+    hits = scan_bytes(
+        data,
+        numeric_cells=isinstance(value, float),
+        lookalikes=ctx.options.lookalikes,
+        column=column,
+        dropped=ctx.result.lookalikes,
+    )
     if hits:
         ctx.report(member, hits, line=row, column=column)
     return len(data)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from cardshield.discovery.findings import ScanReport
 from cardshield.safetext import csv_text
 
-FIELDS = ("path", "line", "brand", "masked", "kind", "severity", "test_card", "column")
+FIELDS = (
+    "path", "line", "brand", "masked", "kind", "severity", "test_card", "column", "id", "status"
+)  # fmt: skip
 
 
 def render(report: ScanReport) -> str:
@@ -14,7 +16,7 @@ def render(report: ScanReport) -> str:
         FIELDS,
         (
             (f.path, f.line, f.brand, f.masked, f.kind, f.severity.value,
-             "true" if f.test_card else "false", f.column or "")
+             "true" if f.test_card else "false", f.column or "", f.id, f.status.value)
             for f in report.findings
         ),
     )  # fmt: skip

@@ -1,4 +1,6 @@
-"""SARIF 2.1.0, for code-scanning dashboards. Warnings become tool notifications."""
+"""SARIF 2.1.0, for code-scanning dashboards. Warnings become tool notifications; each result
+carries its finding id as a partial fingerprint, and a closed finding an external, accepted
+suppression with its mark's reason."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ def _uri(path: str) -> str:
 
 def _result(finding: Finding) -> dict[str, Any]:
     index = _rule_index(finding)
-    return {
+    result: dict[str, Any] = {
         "ruleId": _RULES[index][0],
         "ruleIndex": index,
         "level": _LEVEL[finding.severity],
@@ -46,8 +48,18 @@ def _result(finding: Finding) -> dict[str, Any]:
                 }
             }
         ],
+        "partialFingerprints": {"cardshieldFindingId/v1": finding.id},
         "properties": finding.to_dict(),
     }
+    if finding.closed and finding.mark is not None:
+        result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": finding.mark.reason or finding.mark.status.value,
+            }
+        ]
+    return result
 
 
 def to_sarif(report: ScanReport) -> dict[str, Any]:

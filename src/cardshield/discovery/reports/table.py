@@ -1,13 +1,14 @@
-"""A plain table for people: one finding per line, then warnings and a summary. Names come
-from the scanned tree, so their control characters are written out, never sent to the
-terminal (see :mod:`cardshield.safetext`)."""
+"""A plain table for people: one finding per line (with its status and id, for marks), then
+warnings and a summary that counts open and closed findings. Names come from the scanned
+tree, so their control characters are written out, never sent to the terminal (see
+:mod:`cardshield.safetext`)."""
 
 from __future__ import annotations
 
 from cardshield.discovery.findings import ScanReport
 from cardshield.safetext import terminal_text
 
-_HEADERS = ("SEVERITY", "BRAND", "MASKED", "KIND", "LOCATION")
+_HEADERS = ("SEVERITY", "BRAND", "MASKED", "KIND", "STATUS", "ID", "LOCATION")
 
 
 def render(report: ScanReport) -> str:
@@ -17,6 +18,8 @@ def render(report: ScanReport) -> str:
             f.brand,
             f.masked,
             f.kind,
+            f.status.value,
+            f.id,
             terminal_text(f"{f.path}:{f.line}" + (f" [{f.column}]" if f.column else "")),
         )
         for f in report.findings
@@ -30,8 +33,10 @@ def render(report: ScanReport) -> str:
     for w in report.warnings:
         lines.append(terminal_text(f"warning: {w.path}: {w.message}"))
     s = report.stats
+    still_open = report.open_count()
     lines.append(
-        f"{s.findings} finding(s) ({s.critical} critical, {s.high} high, {s.low} low) in "
+        f"{s.findings} finding(s) ({s.critical} critical, {s.high} high, {s.low} low; "
+        f"{still_open} open, {len(report.findings) - still_open} closed) in "
         f"{s.files} file(s), {s.members} member(s), {s.bytes} bytes, {s.seconds:.2f} s; "
         f"{s.warnings} warning(s), {s.skipped} skipped, {s.allowlisted} allowlisted"
     )
