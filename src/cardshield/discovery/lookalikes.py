@@ -3,30 +3,39 @@
 A random digit run with a card brand's prefix and length passes Luhn one time in ten, so
 logs and exports full of phone numbers, IBANs, tracking numbers and ids are full of
 "cards". The rules that tell them apart are data, in ``lookalikes.toml`` beside this
-module, each with its reason; this module only knows how to check the five kinds:
+module, each with its reason; this module only knows how to check the kinds:
 
 * ``iban``: the digits lie inside a string that is an IBAN by its structure (country code
   with its registered length, check digits) and its ISO 7064 mod 97-10 checksum;
-* ``prefix``: a pattern that matches the text right before the number (``+`` of E.164,
-  ``tel:``);
+* ``prefix``: a pattern that matches the text right before the number on its line (``+``
+  of E.164, ``tel:``);
 * ``decimal``: the digits are one number with a decimal point or comma and one to three
   digits after it (an amount: ``6201305889196.91``);
-* ``label``: the key or words right before the number on its line, or its column's name
-  (CSV header, database column), contain one of the rule's words. ``free_text = false``
-  rules need a key (``key=``, ``"key":``, ``<Key>``, a column), so the words of a sentence
-  ("the order 4111...") do not count for them;
+* ``fields``: in a delimited file or a database cell (the number has a column), the digits
+  run across a field delimiter: two cells read together;
+* ``label``: the number's labels contain one of the rule's words. A label is the key or
+  words right before the number on its line, the header cell of its table row
+  (``<th>Phone</th><td>``), the closing tag after it, or its column's name (CSV header,
+  worksheet header, SQL dump or database column). ``free_text = false`` rules need a key
+  (``key=``, ``"key":``, ``<Key>``, a lone field name such as ``user_id``, a column), so the
+  words of a sentence ("the order 4111...") do not count for them. Words are compared
+  lower-cased, split at case changes, and run together whole and in pairs, so
+  ``Order number``, ``order_number`` and ``orderNumber`` all hold ``ordernumber``;
+* ``routing``: a labelled ABA routing number with a valid checksum comes before the number
+  on its line (a US bank account);
 * ``glued``: letters or ``_`` glued to the digits, i.e. part of an identifier.
 
-A label naming a card (the ``[card]`` words) outranks the label and glue rules. Labels,
-prefixes and glue are read around the whole digit run a number was found in. Only numbers
-found as PANs are checked: track data is always card data.
+A label naming a card (the ``[card]`` words), or an expiry date or security code as the
+field right after the number (``[card] next``), outranks the label, routing and glue rules.
+Labels, prefixes and glue are read around the whole printed number a card was cut from.
+Only numbers found as PANs are checked: track data is always card data.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
@@ -54,29 +63,59 @@ _IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})([0-9]{2})")
 # spaces, dashes or URL-encoded spaces ("+", "%20"); anything else ends it.
 _IBAN_TOKEN = re.compile(r"[A-Za-z0-9]|(?:[ \-+]|%20)(?=[A-Za-z0-9])")
 
-_NAME = r"[A-Za-z][A-Za-z0-9_.\-\[\]%]{0,48}"
-# A key: a name (up to three words), maybe quoted, then an assignment, maybe a quote.
-_KEYED = re.compile(
-    rf"({_NAME}(?:[ ]{_NAME}){{0,2}})[\"']?(?:\]|%5[Dd])?[ \t]*"
-    r"(?:=>|->|[:=>]|%3[AaDd])[ \t]*(?:[\"']|%22|\\\")?[ \t]*(?:[+(]|%2[Bb])?$"
+# Labels are read right to left: the patterns below match the text before a number
+# *reversed*, anchored at the number, so that no search tries every start position of the
+# line (the forward form of each is in its comment).
+_NAME_REV = r"[A-Za-z0-9_.\-\[\]%]{0,48}[A-Za-z]"  # [A-Za-z][A-Za-z0-9_.\-\[\]%]{0,48}
+_QUOTE_REV = r"(?:[\"']\\*|22%)"  # a quote, maybe escaped (\" in JSON inside a string), %22
+# A key: a name (up to three words), maybe quoted, then an assignment, maybe a quote:
+# NAME( NAME){0,2} QUOTE? (]|%5D)? OP QUOTE? (+|(|%2B)? <number>
+_KEYED_REV = re.compile(
+    rf"(?:[+(]|[Bb]2%)?[ \t]*{_QUOTE_REV}?[ \t]*(?:>=|>-|[:=>]|[AaDd]3%)[ \t]*"
+    rf"(?:\]|[Dd]5%)?{_QUOTE_REV}?({_NAME_REV}(?:[ ]{_NAME_REV}){{0,2}})"
 )
-# Free text: up to three words right before the number.
-_FREE = re.compile(rf"((?:{_NAME}[ \t]+){{1,3}})(?:[+(]|%2[Bb])?$")
+# Free text: up to three words right before the number: (NAME[ \t]+){1,3} (+|(|%2B)?
+_FREE_REV = re.compile(rf"(?:[+(]|[Bb]2%)?((?:[ \t]+{_NAME_REV}){{1,3}})")
+# A table row that pairs a header cell with the value cell: <th>Phone</th><td> (raw
+# markup) or, in text stripped of tags, the cell before it: Phone<RS>\t<RS>\t.
+_CELL_REV = re.compile(
+    r"(?i)[ \t]*>(?:[^<>]*\s)?(?:dt|dd)<[ \t]*>[ \t]*(?:ht|dt|td)/<([^<>]{1,48})>"
+    r"(?:[^<>]*\s)?(?:ht|dt|td)<"
+)
+_STRIPPED_CELL_REV = re.compile(r"[ \t]*(?:\x1e\t?[ \t]*)+([^\x1e\t\n]{1,48})(?=[\x1e\t\n]|\Z)")
+# What follows a number: the closing tag of its element, then the next field's name (an
+# element or a key). ``</AccountNumber><Expiry>`` or ``&exp=``: a card's expiry date comes
+# with it, which nothing else has.
+_NEXT_NAME = r"(?:[A-Za-z][\w.\-]*:)?([A-Za-z][\w.\-]{0,40})"
+_AFTER = re.compile(
+    r"[ \t]*(?:\\*[\"']|%22)?[ \t\r\n]*"
+    rf"(?:</{_NEXT_NAME}[ \t]*>)?"
+    r"[ \t]*(?:[,;&|]|%26)?[ \t]*"
+    rf"(?:<{_NEXT_NAME}|(?:\\*[\"']|%22)?([A-Za-z][A-Za-z0-9_.\-\[\]%]{{0,40}}?)"
+    r"(?:\\*[\"']|%22)?[ \t]*(?:[:=]|%3[AaDd]))?"
+)
+# An ABA routing number (nine digits, labelled) before the number on its line.
+_ROUTING = re.compile(
+    r"(?i)(?<![A-Za-z0-9])(?:routing|aba|rtn|transit)(?:[ _\-]?(?:number|no|nr|num|code))?"
+    r"(?:\\*[\"'])?[ \t]*(?:[:=#]|%3[AaDd])?[ \t]*(?:\\*[\"'])?[ \t]*([0-9]{9})(?![0-9])"
+)
 _URL_ESCAPE_BEFORE = re.compile(r"%[0-9A-Fa-f]{2}$")
-_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])")
+_TOKEN_SPLIT = re.compile(r"%5[BbDd]|[^A-Za-z0-9]+")
+_CAMEL_SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])")
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+|[a-z]+(?:[A-Z][a-z0-9]+)+")
 _LETTERS_BEFORE = re.compile(r"[A-Za-z]+$")
 _LETTERS_AFTER = re.compile(r"[A-Za-z]+")
-# What a digit run is made of, read leftwards from a number: digits and the separators of
-# cardshield.redaction.text (with their URL escapes).
-_RUN_LEFT = re.compile(r"(?:[0-9]|[ \t.,+_/\-]|%(?:2[0BCDEFbcdef]|5[Ff]))*$")
-_SEPARATORS = frozenset(" \t.,+_/-")
+# Separators between the digit groups of one printed number, read leftwards from a number
+# (one between two groups; tabs and ", " separate fields, not groups).
+_GROUP_SEPARATORS = frozenset(" .,+_/-")
+_ESCAPED_SEPARATORS = frozenset({"%20", "%2B", "%2C", "%2D", "%2E", "%2F", "%5F"})
 _DECIMAL = re.compile(r"[0-9]+[.,][0-9]{1,3}")
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
     name: str
-    kind: str  # "iban", "prefix", "label" or "glued"
+    kind: str  # one of _KINDS
     reason: str
     words: frozenset[str] = frozenset()
     free_text: bool = False
@@ -87,26 +126,50 @@ class Rule:
 class RuleSet:
     rules: tuple[Rule, ...]
     card_words: frozenset[str]
+    # Names of the field right after a number that make it a card (expiry, security code).
+    card_next: frozenset[str] = frozenset()
+
+    def without_kind(self, kind: str) -> RuleSet:
+        """The same rules but those of ``kind``, with the card words kept."""
+        return replace(self, rules=tuple(r for r in self.rules if r.kind != kind))
 
 
-_KINDS = frozenset({"iban", "prefix", "decimal", "label", "glued"})
+_KINDS = frozenset({"iban", "prefix", "decimal", "fields", "label", "glued", "routing"})
 
 
 def parse_rules(text: str) -> RuleSet:
     """A rule set from the TOML text of a rules file; ValueError names what is wrong."""
-    data = tomllib.loads(text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"not valid TOML: {exc}") from None
     rules: list[Rule] = []
+    names: set[str] = set()
     for i, raw in enumerate(data.get("rule", [])):
         name, kind, reason = raw.get("name"), raw.get("kind"), raw.get("reason")
         if not name or kind not in _KINDS or not reason:
             raise ValueError(f"rule {i + 1}: needs a name, a reason and a kind in {sorted(_KINDS)}")
-        pattern = re.compile(raw["pattern"]) if kind == "prefix" else None
+        if name in names:
+            raise ValueError(f"rule {name}: the name is used twice")
+        names.add(name)
+        pattern = None
+        if kind == "prefix":
+            if not raw.get("pattern"):
+                raise ValueError(f"rule {name}: a prefix rule needs a pattern")
+            try:
+                pattern = re.compile(raw["pattern"])
+            except re.error as exc:
+                raise ValueError(f"rule {name}: bad pattern: {exc}") from None
         words = frozenset(w.lower() for w in raw.get("words", ()))
         if kind == "label" and not words:
             raise ValueError(f"rule {name}: a label rule needs words")
         rules.append(Rule(name, kind, reason, words, bool(raw.get("free_text")), pattern))
-    card = frozenset(w.lower() for w in data.get("card", {}).get("words", ()))
-    return RuleSet(tuple(rules), card)
+    card = data.get("card", {})
+    return RuleSet(
+        tuple(rules),
+        frozenset(w.lower() for w in card.get("words", ())),
+        frozenset(w.lower() for w in card.get("next", ())),
+    )
 
 
 @cache
@@ -116,12 +179,17 @@ def default_rules() -> RuleSet:
 
 
 def label_words(name: str) -> frozenset[str]:
-    """The words of a key or column name, lower-cased, plus the whole name run together:
-    ``trackingNumber`` -> {tracking, number, trackingnumber}; ``card%5Bnumber%5D`` ->
-    {card, number, cardnumber}."""
-    name = re.sub(r"%5[Bb]|%5[Dd]", " ", name)
-    parts = [p.lower() for p in _WORD_SPLIT.split(name) if p]
-    return frozenset([*parts, "".join(parts)])
+    """The words of a key or column name, lower-cased, plus the whole name run together and
+    each two neighbouring words run together: ``trackingNumber`` -> {tracking, number,
+    trackingnumber}; ``card%5Bnumber%5D`` -> {card, number, cardnumber}; ``FedEx Ground``
+    -> {fed, ex, ground, fedex, fedexground}; ``Order number`` -> {..., ordernumber}."""
+    tokens = [t for t in _TOKEN_SPLIT.split(name) if t]
+    words = [t.lower() for t in tokens]
+    parts: list[str] = []
+    for token in tokens:
+        parts.extend(p.lower() for p in _CAMEL_SPLIT.split(token) if p)
+    pairs = ["".join(words[i : i + 2]) for i in range(len(words) - 1)]
+    return frozenset([*parts, *words, *pairs, "".join(parts)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,20 +198,52 @@ class Label:
     keyed: bool  # a key or a column, not the words of a sentence
 
 
-def _labels(text: str, start: int, column: str | None) -> list[Label]:
-    line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
-    before = text[max(line_start, start - _LABEL_REACH) : start]
+def _line_start(text: str, pos: int) -> int:
+    return max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+
+
+def _labels(text: str, head: int, end: int, column: str | None) -> tuple[list[Label], str]:
+    """The labels of the number that starts its run at ``head`` and ends at ``end``, and
+    the name of the field after it ("" when none)."""
+    before = text[max(_line_start(text, head), head - _LABEL_REACH) : head]
+    rev = before[::-1]
     labels: list[Label] = []
-    keyed = _KEYED.search(before)
+    keyed = _KEYED_REV.match(rev)
     if keyed is not None:
-        labels.append(Label(label_words(keyed.group(1)), True))
+        labels.append(Label(label_words(keyed.group(1)[::-1]), True))
+        cell = _CELL_REV.match(rev)
+        if cell is not None:
+            labels.append(Label(label_words(cell.group(1)[::-1]), True))
     else:
-        free = _FREE.search(before)
+        cell = _STRIPPED_CELL_REV.match(rev)
+        if cell is not None:
+            labels.append(Label(label_words(cell.group(1)[::-1]), True))
+        free = _FREE_REV.match(rev)
         if free is not None:
-            labels.append(Label(label_words(free.group(1)), False))
+            phrase = free.group(1)[::-1].strip()
+            # A lone field name (user_id, messageId) is a key even without "=".
+            labels.append(Label(label_words(phrase), _IDENTIFIER.fullmatch(phrase) is not None))
+    after = _AFTER.match(text, end)
+    closing, next_name = "", ""
+    if after is not None:
+        closing = after.group(1) or ""
+        next_name = after.group(2) or after.group(3) or ""
+    if closing:
+        labels.append(Label(label_words(closing), True))
     if column:
         labels.append(Label(label_words(column), True))
-    return labels
+    return labels, next_name
+
+
+def _aba_valid(digits: str) -> bool:
+    d = [int(c) for c in digits]
+    total = 3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + d[2] + d[5] + d[8]
+    return total % 10 == 0 and digits != "000000000"
+
+
+def _after_routing(text: str, head: int) -> bool:
+    before = text[max(_line_start(text, head), head - _LABEL_REACH) : head]
+    return any(_aba_valid(m.group(1)) for m in _ROUTING.finditer(before))
 
 
 def _mod97(iban: str) -> bool:
@@ -194,14 +294,27 @@ def _glued(text: str, start: int, end: int, card_words: frozenset[str]) -> bool:
 
 
 def run_start(text: str, start: int) -> int:
-    """Where the digit run holding ``text[start]`` begins: labels and prefixes are read
-    before the run, not before a number cut from its middle (``IBAN=PL64+2118+...``)."""
+    """Where the printed number holding ``text[start]`` begins: labels and prefixes are
+    read before it, not before a number cut from its middle (``IBAN=PL64+2118+...``). The
+    groups of one number are joined by one separator (a space, ``- . , + _ /`` or its URL
+    escape); a tab, a line break or ", " ends it (fields, not groups)."""
     lo = max(0, start - _LABEL_REACH)
-    m = _RUN_LEFT.search(text, lo, start)
-    i = m.start() if m is not None else start
-    while i < start and not text[i].isdigit():
-        i += 1 + (2 if text[i] == "%" else 0)  # leading separators belong to the label
-    return min(i, start)
+    i = start
+    while i > lo:
+        j = i - 1
+        if text[j] in _GROUP_SEPARATORS:
+            pass
+        elif j >= 2 and text[j - 2] == "%" and text[j - 2 : i].upper() in _ESCAPED_SEPARATORS:
+            j -= 2
+        else:
+            break
+        k = j
+        while k > lo and "0" <= text[k - 1] <= "9":
+            k -= 1
+        if k == j:
+            break
+        i = k
+    return i
 
 
 def lookalike(
@@ -212,7 +325,7 @@ def lookalike(
     ruleset = rules or default_rules()
     head = run_start(text, start)
     labels: list[Label] | None = None
-    card_named: bool | None = None
+    card_named = False
     for rule in ruleset.rules:
         if rule.kind == "iban":
             if _in_iban(text, start, end):
@@ -220,20 +333,30 @@ def lookalike(
             continue
         if rule.kind == "prefix":
             assert rule.pattern is not None
-            if rule.pattern.search(text[max(0, head - 16) : head]):
+            lo = max(_line_start(text, head), head - 16)
+            if rule.pattern.search(text[lo:head]):
                 return rule.name
             continue
         if rule.kind == "decimal":
             if _DECIMAL.fullmatch(text, start, end):
                 return rule.name
             continue
+        if rule.kind == "fields":
+            if column is not None and "\t" in text[start:end]:
+                return rule.name
+            continue
         if labels is None:
-            labels = _labels(text, head, column)
-            card_named = any(label.words & ruleset.card_words for label in labels)
+            labels, next_name = _labels(text, head, end, column)
+            card_named = any(label.words & ruleset.card_words for label in labels) or bool(
+                next_name and label_words(next_name) & ruleset.card_next
+            )
         if card_named:
             continue
         if rule.kind == "glued":
             if _glued(text, start, end, ruleset.card_words):
+                return rule.name
+        elif rule.kind == "routing":
+            if _after_routing(text, head):
                 return rule.name
         elif any((label.keyed or rule.free_text) and label.words & rule.words for label in labels):
             return rule.name

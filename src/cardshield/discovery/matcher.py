@@ -28,15 +28,16 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 from cardshield.cards.brands import IIN_TABLE, MAX_LENGTH, MIN_LENGTH, brand_for
 from cardshield.cards.luhn import luhn_check_digit, luhn_valid
 from cardshield.cards.pan import PAN
 from cardshield.discovery.columns import CsvHeader
-from cardshield.discovery.lookalikes import lookalike
+from cardshield.discovery.lookalikes import RuleSet, default_rules, lookalike
 from cardshield.discovery.prefilter import URL_ESCAPE, Prefilter, default_prefilter
 from cardshield.redaction.fold import Utf8Folder
-from cardshield.redaction.text import find_cards
+from cardshield.redaction.text import find_cards_between
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ def _two_digit_prefixes() -> frozenset[tuple[str, int]]:
 
 
 _PREFIX_LENGTHS = _two_digit_prefixes()
+_PREFIX_LENGTHS_B = frozenset((head.encode("ascii"), length) for head, length in _PREFIX_LENGTHS)
 
 
 def _card(digits: str) -> PAN | None:
@@ -124,6 +126,41 @@ def _looks_like_imei(window: str, start: int, pan: PAN) -> bool:
     return _IMEI.search(window, max(0, start - 24), start) is not None
 
 
+def _window(buf: bytes, run_start: int, run_end: int) -> tuple[str, int]:
+    """The text the rules see around a run, and the offset in ``buf`` where it starts."""
+    lo = max(0, run_start - MARGIN)
+    window = buf[lo : min(len(buf), run_end + MARGIN)].decode("latin-1")
+    if window.count(",") >= 2 and ";" not in window:
+        # Comma-separated values: a comma is a field separator here, not a decimal comma
+        # (European CSV, where it would be one, separates fields with semicolons).
+        window = window.replace(",", "\t")
+    return window, lo
+
+
+# Bytes after a card's digits that may make them part of track data (;PAN=... and %BPAN^).
+_TRACK_FOLLOW = frozenset({b"=", b"^"})
+# Luhn over ASCII digits without a decode: the doubled digit's digit sum, by byte value.
+_DOUBLED = bytes((2 * (b - 48) - 9 if b >= 53 else 2 * (b - 48)) if 48 <= b <= 57 else 0
+                 for b in range(256))  # fmt: skip
+
+
+@cache
+def _without_glue() -> RuleSet:
+    return default_rules().without_kind("glued")
+
+
+# A run holding one of these, or two separators in a row, may join two fields or lines: a
+# rule that explains its start (a phone cell) says nothing of a card in the next field.
+_FIELD_BREAK = re.compile(rb"[\t\n\r,]|[^0-9%][^0-9]")
+
+
+def _luhn_ok(digits: bytes) -> bool:
+    """Luhn's check over ASCII digit bytes (the check digit last)."""
+    plain = digits[-1::-2]
+    doubled = digits[-2::-2].translate(_DOUBLED)
+    return (sum(plain) - 48 * len(plain) + sum(doubled)) % 10 == 0
+
+
 class WindowRules:
     """What decides, around one run, whether a PAN-shaped number is reported: the
     look-alike rules (on unless turned off), the column of the number (CSV header or a
@@ -140,6 +177,15 @@ class WindowRules:
         self.column = column
         self.header = header
         self.dropped: Counter[str] = Counter()
+        # Stream offset of the buffer being processed, and the stream offsets whose drops
+        # count (a segment of a big file counts only its own part, not its context).
+        self.base = 0
+        self.counted: tuple[float, float] = (0, float("inf"))
+
+    def drop(self, rule: str, offset: int) -> None:
+        """Count a number at ``buf[offset]`` that ``rule`` explained."""
+        if self.counted[0] <= self.base + offset < self.counted[1]:
+            self.dropped[rule] += 1
 
     def column_at(self, buf: bytes, offset: int) -> str | None:
         if self.column is not None or self.header is None:
@@ -158,15 +204,10 @@ def _window_hits(
 
     With ``rules``, a PAN that a look-alike rule explains (a phone number, an IBAN, an id)
     is counted under the rule's name instead of being returned."""
-    lo = max(0, run_start - MARGIN)
-    window = buf[lo : min(len(buf), run_end + MARGIN)].decode("latin-1")
-    if window.count(",") >= 2 and ";" not in window:
-        # Comma-separated values: a comma is a field separator here, not a decimal comma
-        # (European CSV, where it would be one, separates fields with semicolons).
-        window = window.replace(",", "\t")
+    window, lo = _window(buf, run_start, run_end)
     rs, re_ = run_start - lo, run_end - lo
     found: list[tuple[int, str, PAN]] = []
-    for match in find_cards(window):
+    for match in find_cards_between(window, rs, re_):
         first = match.positions[0]
         if not rs <= first < re_ or _looks_like_imei(window, first, match.pan):
             continue
@@ -174,7 +215,7 @@ def _window_hits(
             column = rules.column_at(buf, first + lo)
             rule = lookalike(window, match.start, match.end, column=column)
             if rule is not None:
-                rules.dropped[rule] += 1
+                rules.drop(rule, first + lo)
                 continue
         found.append((first + lo, match.kind, match.pan))
     for sci in _SCIENTIFIC.finditer(window, rs, re_ + 24):
@@ -235,6 +276,12 @@ class StreamMatcher:
         self._uncounted_size = 0
 
     @property
+    def position(self) -> int:
+        """Folded bytes taken in so far: the stream offset the next chunk's first byte will
+        have (when the last chunk ended on a whole character)."""
+        return self._offset + len(self._carry)
+
+    @property
     def dropped(self) -> Counter[str]:
         """PAN-shaped numbers not reported, by the look-alike rule that explained them."""
         return self.rules.dropped
@@ -265,19 +312,52 @@ class StreamMatcher:
             i += 1
         return i
 
+    def _run_lookalike(self, buf: bytes, start: int, end: int, *, whole: bool) -> bool:
+        """True when a look-alike rule explains every card the run ``buf[start:end]`` could
+        hold (and the drop is counted), so the full rules need not take it apart.
+
+        ``whole``: the run is one card-shaped number, which the full rules would find as it
+        is, so every rule decides as it would there. Otherwise a card may be cut from the
+        run's middle, and only the rules that read the run's surroundings (labels, prefixes,
+        an IBAN or decimal holding the whole run) hold for all of them; glue is left to the
+        full rules. Runs followed by ``=`` or ``^`` may be track data and are left alone."""
+        if not self.rules.lookalikes or buf[end : end + 1] in _TRACK_FOLLOW:
+            return False
+        if not whole and _FIELD_BREAK.search(buf, start, end):
+            return False
+        window, lo = _window(buf, start, end)
+        column = self.rules.column_at(buf, start)
+        rules = None if whole else _without_glue()
+        rule = lookalike(window, start - lo, end - lo, column=column, rules=rules)
+        if rule is None:
+            return False
+        self.rules.drop(rule, start)
+        return True
+
     def _process(self, buf: bytes, *, final: bool) -> list[Hit]:
         hits: list[Hit] = []
         limit = len(buf) if final else max(self._own_start, len(buf) - MARGIN)
         prefiltered = buf
         if b"%" in buf:  # memchr first: most chunks have no URL escape at all
             prefiltered = URL_ESCAPE.sub(_blank, buf)
-        ends = self._prefilter.candidate_ends(prefiltered, self._offset == 0)
+        found = self._prefilter.candidates(prefiltered, self._offset == 0)
+        self.rules.base = self._offset
+        # (end, start) for whole digit runs, (end, -1) for grouped candidates, by end.
+        events = sorted([(e, s) for s, e in found.contiguous] + [(e, -1) for e in found.grouped])
         cur_pos, cur_line = 0, -1  # cur_line < 0: the backlog is not counted yet
         done_upto = self._own_start
         stop = limit
-        for end in ends:
+        for end, start in events:
             if end <= done_upto:
                 continue  # inside a run already looked at
+            if start >= 0:
+                if start < done_upto:
+                    continue
+                # A whole run of 12-19 digits: prefix, length and Luhn decide in a
+                # microsecond, and most candidates of a digit-dense log end here.
+                digits = buf[start:end]
+                if (digits[:2], end - start) not in _PREFIX_LENGTHS_B or not _luhn_ok(digits):
+                    continue
             p = self._run_start(buf, end, done_upto)
             if p >= limit:
                 break
@@ -289,6 +369,11 @@ class StreamMatcher:
                 stop = p  # the run may go on in the next chunk: carry it over whole
                 break
             done_upto = run_end
+            if start >= 0 and p == start and run_end == end:
+                if brand_for(digits.decode("ascii")) is None:
+                    continue
+                if self._run_lookalike(buf, start, end, whole=True):
+                    continue
             digits = buf[p:run_end]
             if digits.isdigit():
                 # Contiguous digits: only the whole run can be a card.
@@ -299,6 +384,8 @@ class StreamMatcher:
                     continue
             elif _inside_uuid(buf, p, run_end):
                 continue  # digits of a UUID: every match there would be dropped anyway
+            elif self._run_lookalike(buf, p, run_end, whole=False):
+                continue
             for offset, kind, pan in _window_hits(buf, p, run_end, self._numeric_cells, self.rules):
                 if cur_line < 0:
                     self._count_backlog()

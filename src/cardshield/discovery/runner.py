@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from typing import Protocol
 
 from cardshield.discovery.context import ScanOptions
@@ -22,6 +23,9 @@ from cardshield.discovery.errors import DiscoveryError
 from cardshield.discovery.findings import FileResult, ScanReport, ScanWarning
 from cardshield.discovery.prefilter import default_prefilter
 from cardshield.discovery.scanner import scan_file, scan_stdin
+from cardshield.discovery.segments import SegmentResult, scan_segment
+from cardshield.discovery.segments import merge as merge_segments
+from cardshield.discovery.segments import plan as plan_segments
 from cardshield.discovery.walker import FileTask, WalkStats, walk
 
 _BATCH_BYTES = 8 << 20
@@ -41,8 +45,27 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _scan_batch(batch: Sequence[FileTask], options: ScanOptions) -> list[FileResult]:
-    return [scan_file(task.path, task.display, options) for task in batch]
+Outcome = FileResult | SegmentResult
+
+
+def _scan_batch(batch: Sequence[FileTask], options: ScanOptions) -> list[Outcome]:
+    return [
+        scan_segment(task.path, task.display, task.segment, options)
+        if task.segment is not None
+        else scan_file(task.path, task.display, options)
+        for task in batch
+    ]
+
+
+def _split(tasks: Iterable[FileTask], jobs: int) -> Iterator[FileTask]:
+    """Big plain-text files as segments, so that all cores share one big log."""
+    for task in tasks:
+        segments = plan_segments(task.path, task.size, jobs * 2) if jobs > 1 else None
+        if not segments:
+            yield task
+            continue
+        for segment in segments:
+            yield replace(task, size=segment.end - segment.start, segment=segment)
 
 
 def _batches(tasks: Iterable[FileTask]) -> Iterator[list[FileTask]]:
@@ -62,7 +85,7 @@ def _run_pool(
     batches: Iterable[list[FileTask]],
     options: ScanOptions,
     jobs: int,
-    on_results: Callable[[list[FileResult]], None],
+    on_results: Callable[[list[Outcome]], None],
     threads: bool,
 ) -> None:
     # fork starts workers in milliseconds with everything imported and the prefilter
@@ -71,7 +94,7 @@ def _run_pool(
     context = multiprocessing.get_context("forkserver" if threads else "fork")
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            pending: set[Future[list[FileResult]]] = set()
+            pending: set[Future[list[Outcome]]] = set()
             for batch in batches:
                 pending.add(pool.submit(_scan_batch, batch, options))
                 if len(pending) >= jobs * 3:
@@ -100,10 +123,21 @@ def run_scan(
         report.warnings.append(ScanWarning(path, message))
         report.stats.warnings += 1
 
-    def on_results(results: list[FileResult]) -> None:
+    parts: dict[str, list[SegmentResult]] = {}
+
+    def on_results(outcomes: list[Outcome]) -> None:
+        results: list[FileResult] = []
+        for outcome in outcomes:
+            if isinstance(outcome, FileResult):
+                results.append(outcome)
+                continue
+            done = parts.setdefault(outcome.result.path, [])
+            done.append(outcome)
+            if len(done) == outcome.segment.count:
+                results.append(merge_segments(parts.pop(outcome.result.path)))
         for result in results:
             report.add(result)
-        if progress is not None:
+        if progress is not None and results:
             progress.advance(results)
 
     file_paths = [p for p in paths if p != "-"]
@@ -117,7 +151,7 @@ def run_scan(
         if "-" in paths:
             on_results([scan_stdin(options)])
         jobs = jobs or default_jobs()
-        batches = _batches(tasks)
+        batches = _batches(_split(tasks, jobs))
         first = list(itertools.islice(batches, 2))
         if jobs <= 1 or len(first) < 2:
             # One batch of work does not pay for starting worker processes.

@@ -26,15 +26,15 @@ from cardshield.discovery.markup import odf_values, strip_markup
 from cardshield.discovery.matcher import Hit, scan_chunks, scan_text
 from cardshield.redaction.fold import fold_utf8
 
-_MARKUP_SUFFIXES = (".html", ".htm", ".xhtml", ".xml", ".svg", ".jsp", ".aspx", ".vue")
-_MARKUP_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<(?:[?!A-Za-z])")
+MARKUP_SUFFIXES = (".html", ".htm", ".xhtml", ".xml", ".svg", ".jsp", ".aspx", ".vue")
+MARKUP_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<(?:[?!A-Za-z])")
 # Markup bigger than this is scanned as plain text only (the tag pass holds it in memory).
 _MAX_MARKUP = 64 << 20
 
 
 def _markup_hint(blob: Blob) -> Hint:
     name = blob.basename.lower()
-    if name.endswith(_MARKUP_SUFFIXES) or _MARKUP_START.match(blob.head):
+    if name.endswith(MARKUP_SUFFIXES) or MARKUP_START.match(blob.head):
         return Hint.MARKUP
     return Hint.TEXT
 

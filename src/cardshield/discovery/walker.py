@@ -13,8 +13,12 @@ import os
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cardshield.discovery.context import display_path
+
+if TYPE_CHECKING:
+    from cardshield.discovery.segments import Segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +26,7 @@ class FileTask:
     path: str  # as the file system knows it
     display: str  # as reports show it
     size: int
+    segment: Segment | None = None  # a part of a big text file (see segments.py)
 
 
 @dataclass(slots=True)

@@ -242,6 +242,23 @@ def find_cards(text: str) -> Iterator[CardMatch]:
     yield from _untracked_pans(folded, tracks)
 
 
+def find_cards_between(text: str, lo: int, hi: int) -> Iterator[CardMatch]:
+    """What :func:`find_cards` finds in the digit runs that overlap ``text[lo:hi]``, and all
+    track data: the same rules with the whole text as context, but the runs elsewhere in it
+    are not taken apart (a scanner's window around one candidate holds several)."""
+    folded = fold(text)
+    tracks = _tracks(folded)
+    yield from tracks
+    for run in _RUN.finditer(folded):
+        if run.end() <= lo:
+            continue
+        if run.start() >= hi:
+            break
+        for match in _scan_run(folded, run.start(), run.end()):
+            if not any(t.start < match.end and match.start < t.end for t in tracks):
+                yield match
+
+
 def _untracked_pans(folded: str, tracks: list[CardMatch]) -> Iterator[CardMatch]:
     for match in _pans(folded):
         if not any(t.start < match.end and match.start < t.end for t in tracks):
@@ -323,6 +340,7 @@ __all__ = [
     "CardMatch",
     "contains_card_data",
     "find_cards",
+    "find_cards_between",
     "find_pans",
     "find_tracks",
     "is_cvv_key",
