@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 _RULES_FILE = "lookalikes.toml"
@@ -178,6 +178,7 @@ def default_rules() -> RuleSet:
     return parse_rules(text)
 
 
+@lru_cache(maxsize=4096)  # logs repeat their keys: rid=, phone=, ...
 def label_words(name: str) -> frozenset[str]:
     """The words of a key or column name, lower-cased, plus the whole name run together and
     each two neighbouring words run together: ``trackingNumber`` -> {tracking, number,
@@ -246,28 +247,40 @@ def _after_routing(text: str, head: int) -> bool:
     return any(_aba_valid(m.group(1)) for m in _ROUTING.finditer(before))
 
 
+# Letters as ISO 7064 reads them: A=10 ... Z=35.
+_AS_NUMBERS = {ord(c): str(10 + i) for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
+
+
 def _mod97(iban: str) -> bool:
     moved = iban[4:] + iban[:4]
-    digits = "".join(str(int(c, 36)) for c in moved)
-    return int(digits) % 97 == 1
+    return int(moved.translate(_AS_NUMBERS)) % 97 == 1
+
+
+@cache
+def _iban_body(chars: int) -> re.Pattern[str]:
+    """``chars`` alphanumerics, maybe grouped by single spaces, dashes or URL-encoded
+    spaces (``+``, ``%20``)."""
+    return re.compile(rf"(?:(?:[ \-+]|%20)?[A-Za-z0-9]){{{chars}}}")
+
+
+_IBAN_SEPARATORS = re.compile(r"[ \-+]|%20")
 
 
 def _in_iban(text: str, start: int, end: int) -> bool:
-    for m in _IBAN_START.finditer(text, max(0, start - _IBAN_REACH), start + 1):
+    # An IBAN that starts at or before the number; its check digits may be the number's
+    # first digits (the run of IBAN=PT50+2393+... starts at "50").
+    for m in _IBAN_START.finditer(text, max(0, start - _IBAN_REACH), start + 4):
+        if m.start() > start:
+            break
         country = m.group(1).upper()
         length = IBAN_LENGTHS.get(country)
         if length is None:
             continue
-        compact, stop = country + m.group(2), m.end()
-        pos = m.end()
-        while len(compact) < length:
-            token = _IBAN_TOKEN.match(text, pos)
-            if token is None:
-                break
-            pos = token.end()
-            if token.group().isalnum():
-                compact += token.group().upper()
-                stop = pos
+        body = _iban_body(length - 4).match(text, m.end())
+        if body is None or body.end() < end:
+            continue
+        compact = country + m.group(2) + _IBAN_SEPARATORS.sub("", body.group()).upper()
+        stop = body.end()
         if len(compact) == length and stop >= end and _mod97(compact):
             return True
     return False

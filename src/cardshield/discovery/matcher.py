@@ -28,9 +28,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 
-from cardshield.cards.brands import IIN_TABLE, MAX_LENGTH, MIN_LENGTH, brand_for
+from cardshield.cards.brands import IIN_TABLE, MAX_LENGTH, MIN_LENGTH, Brand, brand_for
 from cardshield.cards.luhn import luhn_check_digit, luhn_valid
 from cardshield.cards.pan import PAN
 from cardshield.discovery.columns import CsvHeader
@@ -137,11 +137,20 @@ def _window(buf: bytes, run_start: int, run_end: int) -> tuple[str, int]:
     return window, lo
 
 
+_NOT_DIGITS = bytes(b for b in range(256) if not 48 <= b <= 57)
+_LINE_END = re.compile(rb"[ \t]*(?:\r\n|\n|\r)")
 # Bytes after a card's digits that may make them part of track data (;PAN=... and %BPAN^).
 _TRACK_FOLLOW = frozenset({b"=", b"^"})
 # Luhn over ASCII digits without a decode: the doubled digit's digit sum, by byte value.
 _DOUBLED = bytes((2 * (b - 48) - 9 if b >= 53 else 2 * (b - 48)) if 48 <= b <= 57 else 0
                  for b in range(256))  # fmt: skip
+
+
+@lru_cache(maxsize=8192)
+def _brand_of(head: bytes, length: int) -> Brand | None:
+    """The brand of a number of ``length`` digits starting with ``head`` (six digits
+    decide every row of the IIN table)."""
+    return brand_for(head.decode("ascii").ljust(length, "0"))
 
 
 @cache
@@ -237,6 +246,13 @@ def _inside_uuid(buf: bytes, start: int, end: int) -> bool:
     return False
 
 
+def _in_url_escape(buf: bytes, i: int) -> bool:
+    """True when ``buf[i]`` is a hex digit of a URL escape (the ``2`` of ``%2B``)."""
+    return (i >= 1 and buf[i - 1] == 0x25) or (
+        i >= 2 and buf[i - 2] == 0x25 and URL_ESCAPE.match(buf, i - 2) is not None
+    )
+
+
 def _blank(m: re.Match[bytes]) -> bytes:
     return b"%" * (m.end() - m.start())
 
@@ -308,7 +324,7 @@ class StreamMatcher:
         lo = max(floor, end - 2 * MARGIN)
         while i > lo and buf[i - 1] in _RUN_BYTES:
             i -= 1
-        while buf[i] not in _DIGITS:
+        while buf[i] not in _DIGITS or _in_url_escape(buf, i):
             i += 1
         return i
 
@@ -369,12 +385,20 @@ class StreamMatcher:
                 stop = p  # the run may go on in the next chunk: carry it over whole
                 break
             done_upto = run_end
-            if start >= 0 and p == start and run_end == end:
-                if brand_for(digits.decode("ascii")) is None:
+            # A whole number on its own: nothing joins it on the left, and on the right
+            # nothing or a line break, past which only a number printed in fours would
+            # reach (a group of 12-19 digits never does): the rules find this number alone.
+            alone = run_end == end or _LINE_END.match(buf, end) is not None
+            if start >= 0 and p == start and alone:
+                if _brand_of(digits[:6], end - start) is None:
+                    done_upto = end  # the next line's numbers are a run of their own
                     continue
                 if self._run_lookalike(buf, start, end, whole=True):
+                    done_upto = end
                     continue
             digits = buf[p:run_end]
+            if len(digits.translate(None, _NOT_DIGITS)) < MIN_LENGTH:
+                continue  # what is left of a run cut at a number already looked at
             if digits.isdigit():
                 # Contiguous digits: only the whole run can be a card.
                 text = digits.decode("ascii")
