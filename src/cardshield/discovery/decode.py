@@ -24,11 +24,17 @@ class Encoding(StrEnum):
 _SNIFF = 4096
 
 
+def _utf32le(head: bytes) -> bool:
+    """FF FE 00 00 opens UTF-32LE, and UTF-16LE text whose first character is U+0000; in
+    UTF-32 the next character's upper two bytes are zero too."""
+    return head.startswith(codecs.BOM_UTF32_LE) and head[6:8] in (b"", b"\x00\x00")
+
+
 def sniff_encoding(head: bytes) -> tuple[Encoding, int]:
     """The encoding of a stream from its first bytes, and the length of its byte-order mark."""
     if head.startswith(codecs.BOM_UTF8):
         return Encoding.BYTES, len(codecs.BOM_UTF8)
-    if head.startswith(codecs.BOM_UTF16_LE) and not head.startswith(codecs.BOM_UTF32_LE):
+    if head.startswith(codecs.BOM_UTF16_LE) and not _utf32le(head):
         return Encoding.UTF16LE, 2
     if head.startswith(codecs.BOM_UTF16_BE):
         return Encoding.UTF16BE, 2

@@ -330,47 +330,102 @@ def run_start(text: str, start: int) -> int:
     return i
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A rule set arranged for speed: the rules that read the number's own shape, in
+    order, then the label-phase rules (labels, glue, routing), with the label rules
+    indexed by word so that a label is looked up once instead of against every rule."""
+
+    structural: tuple[Rule, ...]
+    phase: tuple[Rule, ...]  # label, glued and routing rules, in file order
+    keyed: dict[str, tuple[int, ...]]  # word -> positions in phase of label rules
+    free: dict[str, tuple[int, ...]]  # the same, free-text label rules only
+
+
+_PLANS: dict[int, tuple[RuleSet, _Plan]] = {}
+
+
+def _plan(ruleset: RuleSet) -> _Plan:
+    """The plan of a rule set, kept by identity: hashing a rule set (every rule and its
+    words) on each call would cost more than the rules themselves."""
+    kept = _PLANS.get(id(ruleset))
+    if kept is not None and kept[0] is ruleset:
+        return kept[1]
+    plan = _make_plan(ruleset)
+    _PLANS[id(ruleset)] = (ruleset, plan)
+    return plan
+
+
+def _make_plan(ruleset: RuleSet) -> _Plan:
+    structural = tuple(r for r in ruleset.rules if r.kind in _STRUCTURAL)
+    phase = tuple(r for r in ruleset.rules if r.kind not in _STRUCTURAL)
+    keyed: dict[str, list[int]] = {}
+    free: dict[str, list[int]] = {}
+    for i, rule in enumerate(phase):
+        if rule.kind != "label":
+            continue
+        for word in rule.words:
+            keyed.setdefault(word, []).append(i)
+            if rule.free_text:
+                free.setdefault(word, []).append(i)
+    return _Plan(
+        structural,
+        phase,
+        {w: tuple(v) for w, v in keyed.items()},
+        {w: tuple(v) for w, v in free.items()},
+    )
+
+
+_STRUCTURAL = frozenset({"iban", "prefix", "decimal", "fields"})
+
+
+def _first_label_rule(plan: _Plan, labels: list[Label]) -> int:
+    """The position in ``plan.phase`` of the first label rule a label fires (or past the
+    end)."""
+    first = len(plan.phase)
+    for label in labels:
+        index = plan.keyed if label.keyed else plan.free
+        for word in label.words:
+            hit = index.get(word)
+            if hit is not None and hit[0] < first:
+                first = hit[0]
+    return first
+
+
 def lookalike(
     text: str, start: int, end: int, *, column: str | None = None, rules: RuleSet | None = None
 ) -> str | None:
     """The name of the first rule that shows ``text[start:end]`` (a PAN-shaped, Luhn-valid
     number) to be something else, or None when it stays a card."""
     ruleset = rules or default_rules()
+    plan = _plan(ruleset)
     head = run_start(text, start)
-    labels: list[Label] | None = None
-    card_named = False
-    for rule in ruleset.rules:
+    for rule in plan.structural:
         if rule.kind == "iban":
             if _in_iban(text, start, end):
                 return rule.name
-            continue
-        if rule.kind == "prefix":
+        elif rule.kind == "prefix":
             assert rule.pattern is not None
             lo = max(_line_start(text, head), head - 16)
             if rule.pattern.search(text[lo:head]):
                 return rule.name
-            continue
-        if rule.kind == "decimal":
+        elif rule.kind == "decimal":
             if _DECIMAL.fullmatch(text, start, end):
                 return rule.name
-            continue
-        if rule.kind == "fields":
-            if column is not None and "\t" in text[start:end]:
-                return rule.name
-            continue
-        if labels is None:
-            labels, next_name = _labels(text, head, end, column)
-            card_named = any(label.words & ruleset.card_words for label in labels) or bool(
-                next_name and label_words(next_name) & ruleset.card_next
-            )
-        if card_named:
-            continue
+        elif column is not None and "\t" in text[start:end]:  # fields
+            return rule.name
+    if not plan.phase:
+        return None
+    labels, next_name = _labels(text, head, end, column)
+    if any(label.words & ruleset.card_words for label in labels) or (
+        next_name and label_words(next_name) & ruleset.card_next
+    ):
+        return None
+    first = _first_label_rule(plan, labels)
+    for rule in plan.phase[:first]:
         if rule.kind == "glued":
             if _glued(text, start, end, ruleset.card_words):
                 return rule.name
-        elif rule.kind == "routing":
-            if _after_routing(text, head):
-                return rule.name
-        elif any((label.keyed or rule.free_text) and label.words & rule.words for label in labels):
+        elif rule.kind == "routing" and _after_routing(text, head):
             return rule.name
-    return None
+    return plan.phase[first].name if first < len(plan.phase) else None

@@ -114,3 +114,12 @@ def test_numeric_cells_rebuild_a_truncated_check_digit() -> None:
     ]
     exact = luhn("40000000000000")  # 15 digits, no brand at this length
     assert _summary(scan_bytes(f"{exact[0]}.{exact[1:]}E+14".encode(), numeric_cells=True)) == []
+
+
+def test_utf16_text_starting_with_nul_is_not_taken_for_utf32() -> None:
+    # FF FE 00 00 opens UTF-32LE too; the next character tells them apart.
+    assert sniff_encoding("\x00 | 4111".encode("utf-16"))[0] is Encoding.UTF16LE
+    assert sniff_encoding("\x00 | 4111".encode("utf-16-le")) != (Encoding.UTF16LE, 2)
+    data = "\x00 | 5100000000000008 | \x00".encode("utf-16")
+    result = scan_bytes_named("doc.txt", data, ScanOptions())
+    assert [f.masked for f in result.findings] == ["510000******0008"]
