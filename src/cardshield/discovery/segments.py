@@ -22,7 +22,7 @@ from cardshield.discovery.decode import Encoding, sniff_encoding
 from cardshield.discovery.errors import LimitExceeded
 from cardshield.discovery.extractors import detect
 from cardshield.discovery.findings import FileResult
-from cardshield.discovery.matcher import CHUNK_SIZE, StreamMatcher
+from cardshield.discovery.matcher import _RUN_BYTES, CHUNK_SIZE, StreamMatcher
 from cardshield.discovery.scanner import MARKUP_START, MARKUP_SUFFIXES
 
 # Files smaller than this are one unit of work; segments are about this size or larger.
@@ -31,8 +31,8 @@ BEFORE = 64 << 10  # a CSV line up to this long keeps its column
 AFTER = 4 << 10
 _SEARCH = 1 << 20  # how far past a planned cut a breaker byte is looked for
 _HEAD = 8192
-# Bytes that a digit run can hold (digits, separators, URL escapes with their hex digits).
-_RUN_BYTES = frozenset(b"0123456789 \t\n\r\f\v.,+_/-%ABCDEFabcdef")
+# Bytes no digit run can hold: the matcher's run bytes are digits, separators and URL
+# escapes with their hex digits.
 _BREAKERS = bytes(b for b in range(128) if b not in _RUN_BYTES)
 
 
