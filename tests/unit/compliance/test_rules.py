@@ -220,6 +220,8 @@ def test_every_method_names_a_known_entry_point() -> None:
     used = {
         "cardshield_page",
         "cardshield_phone",
+        "platform_encrypted",
+        "platform_connector",
         "merchant_page",
         "merchant_server",
         "keyed",
@@ -231,3 +233,14 @@ def test_every_method_names_a_known_entry_point() -> None:
         "pos_application",
     }
     assert entries == used
+
+
+@pytest.mark.parametrize("method", ["amazon_connect_encrypted_input", "twilio_pay_connector"])
+def test_platform_capture_is_outsourced_only_when_a_provider_runs_cardshield(method: str) -> None:
+    # The platform hands the card to cardshield alone: that is outsourcing only when cardshield
+    # itself is run by a PCI DSS compliant provider, never when the merchant runs it.
+    rules = load_rules()
+    outsourced = next(c for c in rules.saq("A").criteria if c.id == "a.outsourced")
+    facts = {"entry_point": rules.methods[("phone", method)].entry_point}
+    assert outsourced.holds({**facts, "cardshield_is_tpsp": True})
+    assert not outsourced.holds({**facts, "cardshield_is_tpsp": False})
