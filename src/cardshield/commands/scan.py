@@ -7,8 +7,9 @@ refused or failed remediation). Each finding has an id keyed with the scan key
 (``--key-file``); with ``--marks FILE`` findings carry their status, ``--mark ID=STATUS``
 records marks and ``--remediate mask|quarantine`` acts on the confirmed findings (see
 :mod:`cardshield.commands._scan_marks`). Reports hold masked numbers only; the allowlist
-holds SHA-256 digests of card digits, made with ``--allowlist-entry`` from stdin so that no
-number reaches the shell history.
+holds HMAC-SHA256 digests of card digits under the scan key, made with ``--allowlist-entry``
+from stdin so that no number reaches the shell history (older unkeyed ``sha256:`` entries
+are still honoured, with a warning: anyone can reverse them).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from cardshield.discovery.settings import (
     parse_allowlist,
     parse_since,
     parse_size,
+    unkeyed_entries,
 )
 from cardshield.errors import CardError, CardshieldError
 from cardshield.safetext import terminal_text
@@ -50,7 +52,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _print_allowlist_entries() -> None:
+def _print_allowlist_entries(key: bytes) -> None:
     """Read card numbers from stdin, print one allowlist entry per number."""
     bad = 0
     for number, raw in enumerate(sys.stdin.read().splitlines(), start=1):
@@ -62,7 +64,7 @@ def _print_allowlist_entries() -> None:
             bad += 1
             typer.echo(f"error: line {number}: {exc.message}", err=True)
             continue
-        typer.echo(f"{allowlist_entry(pan.reveal())}  # {pan.brand.value} {pan.masked()}")
+        typer.echo(f"{allowlist_entry(key, pan.reveal())}  # {pan.brand.value} {pan.masked()}")
     if bad:
         raise typer.Exit(2)
 
@@ -81,6 +83,14 @@ def _options(
             digests = parse_allowlist(allowlist.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ScanOptionError(f"cannot read the allowlist: {exc.strerror}") from exc
+        unkeyed = unkeyed_entries(digests)
+        if unkeyed:
+            typer.echo(
+                f"warning: {allowlist} holds {unkeyed} unkeyed sha256 entries, which anyone can "
+                "reverse to the card number; make keyed ones with --allowlist-entry and "
+                "replace them",
+                err=True,
+            )
     return ScanOptions(
         limits=limits,
         excludes=tuple(exclude),
@@ -108,7 +118,9 @@ def scan(
         False, "--ignore-test-cards", help="Do not report published test card numbers."
     ),
     allowlist: Path | None = typer.Option(
-        None, "--allowlist", help="File of sha256:<hex> digests of numbers to ignore."
+        None,
+        "--allowlist",
+        help="File of hmac:<hex> entries (from --allowlist-entry) of numbers to ignore.",
     ),
     since: str | None = typer.Option(
         None, "--since", help="Only files modified since: 7d, 12h, 30m or an ISO date."
@@ -167,7 +179,11 @@ def scan(
     if allowlist_entry_mode:
         if paths:
             raise _fail("--allowlist-entry reads numbers from stdin, never from arguments")
-        _print_allowlist_entries()
+        try:
+            key = load_key(key_file or default_key_path())
+        except CardshieldError as exc:
+            raise _fail(exc.message) from None
+        _print_allowlist_entries(key)
         return
     if fmt not in RENDERERS:
         raise _fail(f"unknown format {fmt!r}: use {', '.join(RENDERERS)}")

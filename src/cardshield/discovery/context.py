@@ -10,6 +10,7 @@ kept and a warning says why the rest was not scanned.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from cardshield.discovery.findings import FileResult, Finding, ScanWarning, Seve
 from cardshield.discovery.matcher import Hit
 from cardshield.discovery.scankey import ephemeral_key, finding_id
 from cardshield.redaction.text import redact
+
+_ALLOWLIST_LABEL = b"cardshield allowlist\0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +39,9 @@ class ScanOptions:
     limits: ScanLimits = field(default_factory=ScanLimits)
     excludes: tuple[str, ...] = ()
     ignore_test_cards: bool = False
-    allowlist: frozenset[str] = frozenset()  # SHA-256 hex digests of card digits
+    # Entries as written in an allowlist file (cardshield.discovery.settings): "hmac:<hex>",
+    # keyed with scan_key, or a legacy unkeyed "sha256:<hex>".
+    allowlist: frozenset[str] = frozenset()
     since: float | None = None  # only files modified at or after (epoch seconds)
     # Drop card-shaped numbers that context shows to be phone numbers, IBANs, ids...
     # (cardshield.discovery.lookalikes); a leak test that wants every one turns it off.
@@ -46,9 +51,29 @@ class ScanOptions:
     scan_key: bytes = field(default_factory=ephemeral_key, repr=False, compare=False)
 
 
-def allowlist_digest(digits: str) -> str:
-    """The allowlist entry of a card: SHA-256 of its ASCII digits, hex (no separators)."""
-    return hashlib.sha256(digits.encode("ascii")).hexdigest()
+def allowlist_digest(key: bytes, digits: str) -> str:
+    """The allowlist entry of a card: ``hmac:`` + HMAC-SHA256 under the scan key of a label
+    and its ASCII digits, hex. Keyed because an unkeyed hash of a card number is reversed by
+    trying every number of its BIN (PCI DSS 3.5.1.1); the label keeps an entry from ever
+    equalling a finding id made with the same key."""
+    mac = hmac.new(key, _ALLOWLIST_LABEL + digits.encode("ascii"), hashlib.sha256)
+    return f"hmac:{mac.hexdigest()}"
+
+
+def legacy_allowlist_digest(digits: str) -> str:
+    """The unkeyed entry older versions wrote (``sha256:`` + hex): still honoured when read,
+    never written (``cardshield scan --allowlist`` warns about every file holding one)."""
+    return f"sha256:{hashlib.sha256(digits.encode('ascii')).hexdigest()}"
+
+
+def allowlisted(options: ScanOptions, digits: str) -> bool:
+    entries = options.allowlist
+    if not entries:
+        return False
+    return (
+        allowlist_digest(options.scan_key, digits) in entries
+        or legacy_allowlist_digest(digits) in entries
+    )
 
 
 def display_path(path: str) -> str:
@@ -119,7 +144,7 @@ class FileContext:
 
     def _report_one(self, path: str, pan: PAN, kind: str, line: int, column: str | None) -> None:
         digits = pan.reveal()
-        if self.options.allowlist and allowlist_digest(digits) in self.options.allowlist:
+        if allowlisted(self.options, digits):
             self.result.allowlisted += 1
             return
         test_card = is_test_card(digits)

@@ -12,7 +12,8 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _AGO = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DIGEST = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
+_ENTRY = re.compile(r"^(?:hmac|sha256):[0-9a-f]{64}$")
+_BARE_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 def parse_size(text: str) -> int:
@@ -40,25 +41,33 @@ def parse_since(text: str, now: float) -> float:
 
 
 def parse_allowlist(text: str) -> frozenset[str]:
-    """Allowlist lines: ``sha256:<64 hex>`` (or the bare hex), ``#`` comments after it.
+    """Allowlist lines: ``hmac:<64 hex>`` (keyed with the scan key, what
+    ``cardshield scan --allowlist-entry`` prints), or the older unkeyed ``sha256:<64 hex>``
+    (or bare hex); ``#`` comments after it. Entries come back tagged (``hmac:``/``sha256:``).
 
-    A line that is not a digest is refused with its line number only: it might be a card
+    A line that is not an entry is refused with its line number only: it might be a card
     number someone pasted by mistake, and the message must not repeat it.
     """
-    digests: set[str] = set()
+    entries: set[str] = set()
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip().lower()
         if not line:
             continue
-        m = _DIGEST.match(line)
-        if m is None:
+        if _BARE_HEX.match(line):
+            line = f"sha256:{line}"
+        if _ENTRY.match(line) is None:
             raise ScanOptionError(
-                f"allowlist line {number} is not a sha256 digest (entries hold hashes, never "
-                "card numbers; make one with `cardshield scan --allowlist-entry`)"
+                f"allowlist line {number} is not an allowlist entry (entries hold keyed hashes, "
+                "never card numbers; make one with `cardshield scan --allowlist-entry`)"
             )
-        digests.add(m.group(1))
-    return frozenset(digests)
+        entries.add(line)
+    return frozenset(entries)
 
 
-def allowlist_entry(digits: str) -> str:
-    return f"sha256:{allowlist_digest(digits)}"
+def unkeyed_entries(entries: frozenset[str]) -> int:
+    """How many entries are the older unkeyed SHA-256 form, which anyone can reverse."""
+    return sum(1 for entry in entries if entry.startswith("sha256:"))
+
+
+def allowlist_entry(key: bytes, digits: str) -> str:
+    return allowlist_digest(key, digits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -96,7 +97,7 @@ def test_allowlist_entries_from_stdin_and_scan(tree: Path, tmp_path: Path) -> No
     assert code == 0
     assert OTHER_PAN not in out
     entry = out.split()[0]
-    assert entry.startswith("sha256:") and len(entry) == 71
+    assert entry.startswith("hmac:") and len(entry) == 69
     allow = tmp_path / "allow.txt"
     allow.write_text(f"# known fixture\n{out}")
     code, out = scan(str(tree / "notes.txt"), "--allowlist", str(allow), "--format", "json")
@@ -104,6 +105,28 @@ def test_allowlist_entries_from_stdin_and_scan(tree: Path, tmp_path: Path) -> No
     assert code == 0
     assert report["findings"] == []
     assert report["stats"]["allowlisted"] == 1
+
+
+def test_allowlist_entries_hold_only_under_the_key_that_made_them(
+    tree: Path, tmp_path: Path
+) -> None:
+    other_key = tmp_path / "other.key"
+    code, out = scan("--allowlist-entry", "--key-file", str(other_key), stdin=f"{OTHER_PAN}\n")
+    assert code == 0
+    allow = tmp_path / "allow.txt"
+    allow.write_text(out)
+    code, out = scan(str(tree / "notes.txt"), "--allowlist", str(allow), "--format", "json")
+    assert code == 1
+    assert json.loads(out)["stats"]["allowlisted"] == 0
+
+
+def test_unkeyed_allowlist_entries_still_hold_with_a_warning(tree: Path, tmp_path: Path) -> None:
+    allow = tmp_path / "allow.txt"
+    allow.write_text(f"sha256:{hashlib.sha256(OTHER_PAN.encode()).hexdigest()}\n")
+    code, out = scan(str(tree / "notes.txt"), "--allowlist", str(allow), "--format", "json")
+    assert code == 0
+    assert "1 unkeyed sha256 entries" in out
+    assert OTHER_PAN not in out
 
 
 def test_allowlist_refuses_numbers_without_echoing_them(tree: Path, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from cardshield.discovery.settings import (
     parse_allowlist,
     parse_since,
     parse_size,
+    unkeyed_entries,
 )
 from tests.conftest import CANARY_PAN
 
@@ -46,11 +47,21 @@ def test_parse_since() -> None:
         parse_since("yesterday", now)
 
 
-def test_allowlist_entry_is_sha256_of_the_digits() -> None:
-    entry = allowlist_entry(CANARY_PAN)
-    assert entry == "sha256:" + hashlib.sha256(CANARY_PAN.encode()).hexdigest()
-    digests = parse_allowlist(f"# comment\n\n{entry}  # visa test card\n{entry[7:].upper()}\n")
-    assert digests == {entry[7:]}
+def test_allowlist_entry_is_keyed_with_the_scan_key() -> None:
+    key, other = b"k" * 32, b"o" * 32
+    entry = allowlist_entry(key, CANARY_PAN)
+    assert entry.startswith("hmac:") and len(entry) == 69
+    assert entry != allowlist_entry(other, CANARY_PAN)
+    assert hashlib.sha256(CANARY_PAN.encode()).hexdigest() not in entry
+    entries = parse_allowlist(f"# comment\n\n{entry}  # visa test card\n{entry.upper()}\n")
+    assert entries == {entry}
+
+
+def test_allowlist_reads_the_older_unkeyed_entries_tagged() -> None:
+    digest = hashlib.sha256(CANARY_PAN.encode()).hexdigest()
+    entries = parse_allowlist(f"sha256:{digest}\n{digest.upper()}\n")
+    assert entries == {f"sha256:{digest}"}
+    assert unkeyed_entries(entries) == 1
 
 
 def test_allowlist_refuses_anything_else_without_repeating_it() -> None:
