@@ -15,8 +15,10 @@ import typer
 
 from cardshield import __version__
 from cardshield.commands import apikeys, audit, cards, db, keys, merchants, redact, serve, vault
+from cardshield.commands import connect as connect_command
 from cardshield.commands import demo as demo_command
 from cardshield.commands import dtmf as dtmf_command
+from cardshield.commands import pay_connector as pay_connector_command
 from cardshield.commands import payments as payments_command
 from cardshield.commands import report as report_command
 from cardshield.commands import saq as saq_command
@@ -46,9 +48,11 @@ app.add_typer(apikeys.app, name="apikeys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(scan_command.app, name="scan")
 app.add_typer(dtmf_command.app, name="dtmf")
+app.add_typer(connect_command.app, name="connect")
 app.add_typer(users_command.app, name="users")
 app.add_typer(webhooks_command.app, name="webhooks")
 app.add_typer(payments_command.app, name="payments")
+app.add_typer(pay_connector_command.app, name="pay-connector")
 app.add_typer(saq_command.app, name="saq")
 app.add_typer(report_command.app, name="report")
 app.add_typer(demo_command.app, name="demo")

@@ -118,12 +118,31 @@ class Settings(BaseModel):
     twilio_api_base_url: str = Field(
         default="", description="Twilio REST API base URL (recordings); empty means Twilio's."
     )
+    # The rate limiter's syntax ("300/minute", "10/5 minutes"), checked here so that a typo
+    # refuses to start rather than failing the first payment.
+    pay_connector_attempt_limit: str = Field(
+        default="600/minute",
+        pattern=r"^[1-9][0-9]*\s*/\s*([1-9][0-9]*\s+)?(second|minute|hour|day)s?$",
+        description="Twilio Generic Pay Connector requests per username and per address.",
+    )
+    pay_connector_failure_limit: str = Field(
+        default="10/minute",
+        pattern=r"^[1-9][0-9]*\s*/\s*([1-9][0-9]*\s+)?(second|minute|hour|day)s?$",
+        description="Failed pay connector credential checks per username and per address;"
+        " more are answered 429.",
+    )
     phone_merchant_id: str = Field(default="", description="Merchant the phone IVR charges for.")
     phone_amount: int = Field(
         default=0, ge=0, description="IVR amount in minor units unless the webhook URL names one."
     )
     phone_currency: str = Field(default="EUR", min_length=3, max_length=3)
     phone_max_attempts: int = Field(default=3, ge=1, le=10)
+    amazon_connect_signature_tolerance_s: int = Field(
+        default=300,
+        ge=30,
+        le=900,
+        description="How far a signed Amazon Connect Lambda request's timestamp may be from now.",
+    )
     rtp_agent_hosts: tuple[str, ...] = Field(
         default=("127.0.0.1", "::1", "localhost"),
         description="Where RTP relay sessions may send the agent's audio: IP addresses,"

@@ -101,6 +101,20 @@ api_keys = Table(
     Column("revoked_at", UTCDateTime()),
 )
 
+# Basic credentials Twilio's Generic Pay Connector presents (one merchant each). The
+# password is 256 random bits, so its SHA-256 is what is kept (as for API keys).
+pay_connector_credentials = Table(
+    "pay_connector_credentials",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("merchant_id", String(64), ForeignKey("merchants.id"), nullable=False, index=True),
+    Column("password_hash", String(128), nullable=False),
+    Column("description", String(200), nullable=False, default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
+)
+
 # Append-only audit log. Each entry is written in the action's own transaction with its
 # content hash; a sealer links committed entries into the hash chain in seq order later.
 audit_log = Table(
@@ -303,6 +317,61 @@ forward_destinations = Table(
 )
 
 # -- the built-in sandbox processor's own ledger (it plays an outside processor) ----------
+
+# -- Amazon Connect (migration 0008) ------------------------------------------------------
+
+# RSA key pairs whose certificates a merchant uploads to Amazon Connect, which encrypts the
+# caller's keyed input to them. The private key is stored only envelope-encrypted under the
+# merchant's data key (so wrapped by the KEK, and shredded with the merchant's keys); it is
+# cleared when the key is retired. ``connect_key_id`` is the id Connect gives the uploaded
+# key, which its ciphertexts name: NULL while the key is pending.
+connect_keys = Table(
+    "connect_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("merchant_id", String(64), ForeignKey("merchants.id"), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | active | retired
+    Column("connect_key_id", String(36)),
+    Column("certificate", Text, nullable=False),  # PEM: public, shown again in lists
+    Column("fingerprint", String(64), nullable=False),  # SHA-256 of the public key (DER)
+    Column("data_key_id", String(64), ForeignKey("data_keys.id"), nullable=False),
+    Column("private_key", LargeBinary),  # envelope blob of the PKCS#8 PEM; NULL once retired
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("activated_at", UTCDateTime()),
+    Column("retired_at", UTCDateTime()),
+    Column("last_used_at", UTCDateTime()),
+    UniqueConstraint("merchant_id", "connect_key_id"),
+    Index(None, "merchant_id", "status"),
+)
+
+# The secrets a merchant's Lambda signs its requests with, and the Connect instances each
+# may speak for. The server recomputes the HMAC, so the secret is kept (envelope-encrypted
+# as above, cleared on revocation), never only a hash of it.
+connect_secrets = Table(
+    "connect_secrets",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("merchant_id", String(64), ForeignKey("merchants.id"), nullable=False),
+    Column("prefix", String(32), nullable=False),  # shown in lists: cnsec_abcd...
+    Column("instance_arns", JSON, nullable=False),
+    Column("data_key_id", String(64), ForeignKey("data_keys.id"), nullable=False),
+    Column("secret", LargeBinary),  # envelope blob; NULL once revoked
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
+    Index(None, "merchant_id"),
+)
+
+# Signatures already accepted, kept for twice the timestamp tolerance: a request sent again
+# inside the window is refused. In the database so that every node sees every signature.
+connect_replays = Table(
+    "connect_replays",
+    metadata,
+    Column("digest", String(64), primary_key=True),  # SHA-256 of merchant, t and v1
+    Column("merchant_id", String(64), nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),
+    Index(None, "seen_at"),
+)
 
 sandbox_ledger = Table(
     "sandbox_ledger",

@@ -15,6 +15,7 @@ from cardshield.web import console, errors, metrics, openapi
 from cardshield.web.background import Job, Scheduler
 from cardshield.web.middleware import CardshieldMiddleware
 from cardshield.web.routers import (
+    amazon_connect,
     elements,
     events,
     forward,
@@ -27,6 +28,7 @@ from cardshield.web.routers import (
     phone_twilio,
     sandbox_challenge,
     tokens,
+    twilio_pay,
     webhook_endpoints,
 )
 
@@ -86,8 +88,10 @@ def create_app(
         gateway_webhooks,
         elements,
         phone_twilio,
+        twilio_pay,
         phone_media,
         phone_rtp,
+        amazon_connect,
         console,
         metrics,
     ):
