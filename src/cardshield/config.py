@@ -69,6 +69,13 @@ class Settings(BaseModel):
         ' tokenize_key_ip, tokenize_key (e.g. {"tokenize_key": "20000/minute"}); a TOML'
         " table or JSON. Rules not named keep their defaults.",
     )
+    api_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="How long a node remembers a successfully authenticated API key; revoking"
+        " a key takes effect on other nodes within this time (0: look every key up).",
+    )
     connector: str = Field(default="sandbox", description="Payment processor connector.")
     # Holds the processor's API keys: every string is a SecretStr, so repr(), str() and
     # model dumps of the settings show '**********'; connector_values() reveals them.

@@ -3,7 +3,7 @@ command and server process, so they all refuse to start the same way: one clear 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -13,6 +13,7 @@ from cardshield.crypto.kms import KMSProvider, open_kms
 from cardshield.gateways import Connector, get_connector
 from cardshield.gateways.sandbox import account_for
 from cardshield.payments.service import PaymentService
+from cardshield.security.apikey_cache import ApiKeyCache
 from cardshield.security.audit import bind_key
 from cardshield.storage import check_current, make_engine
 from cardshield.vault import CVVStore, MemoryCVVStore, RedisCVVStore, Vault, VaultPolicy
@@ -26,6 +27,8 @@ class Runtime:
     cvv_store: CVVStore
     vault: Vault
     payments: PaymentService
+    # Successful API-key look-ups of this process (see cardshield.security.apikey_cache).
+    api_keys: ApiKeyCache = field(default_factory=lambda: ApiKeyCache(0))
 
     def close(self) -> None:
         self.kms.close()
@@ -82,4 +85,6 @@ def open_runtime(settings: Settings, *, check_schema: bool = True) -> Runtime:
         lambda merchant_id: (connector, merchant_account(settings, merchant_id)),
         lock_ttl=timedelta(seconds=settings.idempotency_lock_seconds),
     )
-    return Runtime(settings, engine, kms, store, vault, payments)
+    return Runtime(
+        settings, engine, kms, store, vault, payments, ApiKeyCache(settings.api_key_cache_seconds)
+    )

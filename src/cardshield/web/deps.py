@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from cardshield.errors import InvalidRequestError
 from cardshield.runtime import Runtime
-from cardshield.security.apikeys import ApiKeyInfo, authenticate, require_scope
+from cardshield.security.apikeys import ApiKeyInfo, authenticate, hash_key, require_scope
 from cardshield.security.errors import InvalidApiKey
 from cardshield.security.permissions import PUBLIC, Access, declare
 
@@ -59,11 +60,29 @@ def _presented_key(request: Request) -> str:
 
 
 def _authenticate(request: Request) -> ApiKeyInfo:
+    """The request's key, from this process's cache or the database (blocking I/O)."""
     runtime = get_runtime(request)
-    # Autocommit: a lookup (and at most one last-used update a minute) needs no BEGIN and
-    # COMMIT, two round trips on every authenticated request.
-    with runtime.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        info = authenticate(conn, _presented_key(request), now=get_now(request))
+    presented = _presented_key(request)
+    digest = hash_key(presented)
+    info = runtime.api_keys.get(digest)
+    if info is None:
+        # Autocommit: a lookup (and at most one last-used update a minute) needs no BEGIN
+        # and COMMIT, two round trips on every look-up.
+        with runtime.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            info = authenticate(conn, presented, now=get_now(request))
+        runtime.api_keys.put(digest, info)
+    request.state.api_key = info
+    return info
+
+
+async def _authenticate_async(request: Request) -> ApiKeyInfo:
+    """As :func:`_authenticate`; a key in the cache is answered on the event loop, and only
+    a look-up hops to the thread pool (a hop and a GIL hand-over cost more than the rest of
+    the check)."""
+    runtime = get_runtime(request)
+    info = runtime.api_keys.get(hash_key(_presented_key(request)))
+    if info is None:
+        return await run_in_threadpool(_authenticate, request)
     request.state.api_key = info
     return info
 
@@ -74,8 +93,8 @@ def SecretKey(scope: str) -> Any:
     Use as ``key: Annotated[ApiKeyInfo, SecretKey("payments:write")]``.
     """
 
-    def dependency(request: Request) -> ApiKeyInfo:
-        info = _authenticate(request)
+    async def dependency(request: Request) -> ApiKeyInfo:
+        info = await _authenticate_async(request)
         if info.kind != "secret":
             raise SecretKeyRequired
         require_scope(info, scope)
@@ -85,10 +104,10 @@ def SecretKey(scope: str) -> Any:
     return Depends(declare(dependency, Access("secret_key", scope)))
 
 
-def publishable_key(request: Request) -> ApiKeyInfo:
-    """The publishable key of the request (plain function; ``PublishableKey`` is the
-    dependency), for a dependency that must do more in the same thread-pool hop."""
-    info = _authenticate(request)
+async def publishable_key(request: Request) -> ApiKeyInfo:
+    """The publishable key of the request (``PublishableKey`` is the dependency; a
+    dependency that must do more awaits this)."""
+    info = await _authenticate_async(request)
     if info.kind != "publishable":
         raise PublishableKeyRequired
     require_scope(info, "tokens:create")

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from cardshield.cards import PAN
 from cardshield.config import Settings
@@ -51,16 +52,23 @@ def app_limiter(app: Any) -> RateLimiter:
     return found
 
 
-def _limited_publishable(request: Request) -> ApiKeyInfo:
+async def _limited_publishable(request: Request) -> ApiKeyInfo:
     # Per key and address stops one browser hammering; per key caps a distributed card-
     # testing run against one merchant's page. The key is authenticated first, so
-    # unauthenticated floods never reach the counters; both in one thread-pool hop.
-    key = publishable_key(request)
+    # unauthenticated floods never reach the counters.
+    key = await publishable_key(request)
     limiter = app_limiter(request.app)
     ip = request.client.host if request.client else "-"
-    limiter.hit("tokenize_key_ip", key.id, ip)
-    limiter.hit("tokenize_key", key.id)
+    if limiter.shared:  # Redis round trips: off the event loop
+        await run_in_threadpool(_count_tokenize, limiter, key.id, ip)
+    else:  # counting in memory is a few dictionary operations
+        _count_tokenize(limiter, key.id, ip)
     return key
+
+
+def _count_tokenize(limiter: RateLimiter, key_id: str, ip: str) -> None:
+    limiter.hit("tokenize_key_ip", key_id, ip)
+    limiter.hit("tokenize_key", key_id)
 
 
 declare(_limited_publishable, PUBLISHABLE)

@@ -113,6 +113,7 @@ def revoke_key(
             revoke(
                 conn, now=principal.now, merchant_id=mid or "", key_id=key_id, actor=principal.actor
             )
+        request.app.state.runtime.api_keys.forget(key_id)  # refused here at once
     except CardshieldError as exc:
         return _page(request, principal, merchant or None, error=exc.message)
     return RedirectResponse(f"/console/api-keys?merchant={mid}&done=Revoked", status_code=303)
@@ -139,6 +140,7 @@ def roll_key(request: Request, principal: FreshDeveloper, key_id: str, merchant:
                 actor=principal.actor,
             )
             revoke(conn, now=principal.now, merchant_id=mid, key_id=key_id, actor=principal.actor)
+        request.app.state.runtime.api_keys.forget(key_id)
     except CardshieldError as exc:
         return _page(request, principal, merchant or None, error=exc.message)
     return _created(request, created)
