@@ -22,6 +22,9 @@ pytestmark = pytest.mark.integration
 CLI = str(Path(sys.executable).with_name("cardshield"))
 
 
+PLATFORMS = ("twilio_pay", "amazon_connect")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,6 +64,11 @@ def test_canary_through_a_live_server(deployment: Settings, tmp_path: Path) -> N
     ]
     # the server's access log was there to scan
     assert any(a["method"] == "POST" and a["path"] == "/v1/tokens" for a in access), access
-    # Hosted fields and API through the live server; the IVR call in the report's process.
-    assert canary["cleanup"]["cards_removed"] == 3
+    # Hosted fields, API, Twilio's connector and Connect's Lambda through the live server;
+    # the IVR call in the report's process.
+    for path in ("/v1/phone/twilio/pay-connector", "/v1/phone/amazon-connect/tokens"):
+        assert any(a["method"] == "POST" and a["path"] == path for a in access), path
+    platform = [s for s in canary["flows"]["steps"] if s["channel"] in PLATFORMS]
+    assert len(platform) == 2 and all(s["ok"] for s in platform), platform
+    assert canary["cleanup"]["cards_removed"] == 5
     assert "IVR call keyed, tokenized and charged" in {s["name"] for s in canary["flows"]["steps"]}

@@ -41,15 +41,28 @@ class Canary:
     api: PAN  # server API: payment and refund on a token of this card
     phone: PAN  # phone: keyed as DTMF, masked
     cvv: CVV
+    twilio_pay: PAN  # Twilio <Pay>: posted by the Generic Pay Connector
+    amazon_connect: PAN  # Amazon Connect: encrypted by a contact flow, sent by its Lambda
 
     @classmethod
     def generate(cls) -> Canary:
         return cls(
-            hosted=mastercard_2series(), api=visa(), phone=mastercard_2series(), cvv=CVV(_digits(3))
+            hosted=mastercard_2series(),
+            api=visa(),
+            phone=mastercard_2series(),
+            cvv=CVV(_digits(3)),
+            twilio_pay=visa(),
+            amazon_connect=mastercard_2series(),
         )
 
     def cards(self) -> dict[str, PAN]:
-        return {"hosted_fields": self.hosted, "api": self.api, "phone": self.phone}
+        return {
+            "hosted_fields": self.hosted,
+            "api": self.api,
+            "phone": self.phone,
+            "twilio_pay": self.twilio_pay,
+            "amazon_connect": self.amazon_connect,
+        }
 
     def masked(self) -> dict[str, str]:
         return {channel: pan.masked() for channel, pan in self.cards().items()}

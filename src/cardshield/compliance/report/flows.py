@@ -2,7 +2,9 @@
 
 The flows run through the deployment's own database and key provider, in this process:
 hosted fields (``POST /v1/tokens`` with a publishable key, through the real FastAPI app),
-the server API (a payment on the token, then a refund) and the phone: a self-service IVR
+the server API (a payment on the token, then a refund), the voice platforms' requests
+(Twilio's Generic Pay Connector, Amazon Connect's Lambda; see
+:mod:`cardshield.compliance.report.platform_flows`) and the phone: a self-service IVR
 call (the canary keyed into the deployment's IVR, tokenized at once and charged; there is
 no Twilio call, so the recording pauses are noted rather than sent) and agent-assisted
 keying (the canary keyed as DTMF, masked by the agent-leg masker; the masked audio is the
@@ -30,6 +32,12 @@ import structlog
 from cardshield.cards import Expiry
 from cardshield.compliance.report.canary import Canary
 from cardshield.compliance.report.errors import ReportError
+from cardshield.compliance.report.platform_flows import (
+    CONNECT_PATH,
+    PAY_CONNECTOR_PATH,
+    connect_flow,
+    pay_connector_flow,
+)
 from cardshield.config import Settings
 from cardshield.gateways import get_connector
 from cardshield.gateways.sandbox import account_for
@@ -207,15 +215,45 @@ def _in_process(settings: Settings, canary: Canary, run: FlowRun, now: datetime)
         app = create_app(rt, clock=lambda: now)  # the app's lifespan closes rt
         with TestClient(app, raise_server_exceptions=False) as client:
             _http_flows(client, canary, run, keys, now, payments=True)
+            _platform_flows(client, settings, canary, run, now, payments=True)
 
 
 def _live(settings: Settings, server: str, canary: Canary, run: FlowRun, now: datetime) -> None:
     keys = _keys(settings, run.merchant_id, now)
     try:
         with httpx.Client(base_url=server.rstrip("/"), timeout=30) as client:
-            _http_flows(client, canary, run, keys, now, payments=settings.connector == "sandbox")
+            sandbox = settings.connector == "sandbox"
+            _http_flows(client, canary, run, keys, now, payments=sandbox)
+            _platform_flows(client, settings, canary, run, now, payments=sandbox)
     except httpx.HTTPError as exc:
         raise ReportError(f"cannot reach the server at {server} ({type(exc).__name__})") from exc
+
+
+def _platform_flows(
+    client: httpx.Client | Any,
+    settings: Settings,
+    canary: Canary,
+    run: FlowRun,
+    now: datetime,
+    *,
+    payments: bool,
+) -> None:
+    """Twilio's Generic Pay Connector and Amazon Connect's Lambda, as those platforms post."""
+    for channel, flow, path in (
+        ("twilio_pay", pay_connector_flow, PAY_CONNECTOR_PATH),
+        ("amazon_connect", connect_flow, CONNECT_PATH),
+    ):
+        status, content, answer = flow(
+            client, canary, settings, run.merchant_id, now, charge=payments
+        )
+        run.responses.append((f"http:{channel}:POST {path}", content))
+        token = None if answer is None else answer.get("token_id") or answer.get("token")
+        if token:
+            run.tokens.append(str(token))
+        what = "charged" if payments else "tokenized"
+        run.steps.append(
+            Step(channel, f"POST {path} ({what})", answer is not None, f"HTTP {status}")
+        )
 
 
 @contextmanager

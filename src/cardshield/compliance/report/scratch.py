@@ -1,6 +1,7 @@
 """The scratch merchant the canary flows run as: created for one report, then deleted with
 its data keys destroyed (crypto-shredding), its API keys revoked and its webhook endpoint
-disabled, so the run leaves no usable card data and no live credential behind."""
+disabled, its voice-platform credentials revoked and Connect keys retired, so the run leaves
+no usable card data and no live credential behind."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from cardshield.config import Settings
-from cardshield.runtime import open_runtime
+from cardshield.phone.connect import ConnectKeys
+from cardshield.phone.connect.keys import RETIRED
+from cardshield.phone.connect.signing_secrets import list_secrets, revoke_secret
+from cardshield.phone.pay_connector.credentials import list_credentials, revoke_credential
+from cardshield.runtime import Runtime, open_runtime
 from cardshield.security.apikeys import revoke
 from cardshield.storage.schema import api_keys, cards, data_keys, webhook_endpoints
 
@@ -55,6 +60,27 @@ def count_cards(settings: Settings, merchant_id: str) -> int:
         rt.close()
 
 
+def _close_platform_credentials(
+    rt: Runtime, conn: Connection, merchant_id: str, now: datetime
+) -> None:
+    """The voice platforms' credentials of the scratch merchant: the pay connector's Basic
+    credentials revoked, Connect's signing secrets revoked and its keys retired (erased)."""
+    for credential in list_credentials(conn, merchant_id=merchant_id):
+        if credential.revoked_at is None:
+            revoke_credential(
+                conn, now=now, merchant_id=merchant_id, username=credential.username, actor="report"
+            )
+    for secret in list_secrets(conn, merchant_id=merchant_id):
+        if secret.revoked_at is None:
+            revoke_secret(
+                conn, merchant_id=merchant_id, secret_id=secret.id, now=now, actor="report"
+            )
+    keys = ConnectKeys(rt.vault.keys)
+    for key in keys.list(conn, merchant_id=merchant_id):
+        if key.status != RETIRED:
+            keys.retire(conn, merchant_id=merchant_id, key_id=key.id, now=now, actor="report")
+
+
 def delete_scratch(settings: Settings, merchant_id: str, now: datetime) -> Cleanup:
     """Revoke, disable, delete and crypto-shred everything of the scratch merchant."""
     held = count_cards(settings, merchant_id)
@@ -71,6 +97,7 @@ def delete_scratch(settings: Settings, merchant_id: str, now: datetime) -> Clean
             ]
             for key_id in ids:
                 revoke(conn, now=now, merchant_id=merchant_id, key_id=key_id, actor="report")
+            _close_platform_credentials(rt, conn, merchant_id, now)
             disabled = conn.execute(
                 update(webhook_endpoints)
                 .where(

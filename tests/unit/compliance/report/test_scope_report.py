@@ -92,14 +92,20 @@ def test_demo_deployment_passes_with_every_section_filled(
     scanned = canary["scan"]["scanned"]
     for source in ("logs", "responses", "database", "files", "webhooks", "recordings"):
         assert scanned[source] > 0, source
-    assert {s["channel"] for s in canary["flows"]["steps"]} == {"hosted_fields", "api", "phone"}
+    assert {s["channel"] for s in canary["flows"]["steps"]} == {
+        "hosted_fields",
+        "api",
+        "phone",
+        "twilio_pay",
+        "amazon_connect",
+    }
     assert all(s["ok"] for s in canary["flows"]["steps"])
     assert (
         canary["flows"]["digits_masked"] == 21
         and canary["flows"]["digits_heard_after_masking"] == 0
     )
     cleanup = canary["cleanup"]
-    assert cleanup["cards_in_vault"] == 3 and cleanup["cards_removed"] == 3  # one a channel
+    assert cleanup["cards_in_vault"] == 5 and cleanup["cards_removed"] == 5  # one a channel
     assert cleanup["data_keys_destroyed"] == 2 and cleanup["data_keys_left_readable"] == 0
     assert cleanup["api_keys_revoked"] == 2 and cleanup["webhook_endpoints_disabled"] == 1
     online = report["wiring"]["online"]
@@ -157,8 +163,14 @@ def test_a_logger_that_bypasses_redaction_is_caught(
     canary = report["canary"]
     assert canary["verdict"] == "FAIL"
     hits = [h for h in canary["scan"]["hits"] if h["location"].endswith("app.log")]
-    assert {h["canary"] for h in hits} == {"hosted_fields", "api", "phone"}
-    assert sorted(h["line"] for h in hits) == [1, 2, 3]
+    assert {h["canary"] for h in hits} == {
+        "hosted_fields",
+        "api",
+        "phone",
+        "twilio_pay",
+        "amazon_connect",
+    }
+    assert sorted(h["line"] for h in hits) == [1, 2, 3, 4, 5]
     assert {h["masked"] for h in hits} == set(leaked)
     assert all(h["source"] == "files" for h in hits)
     assert canary["cleanup"]["data_keys_left_readable"] == 0  # cleaned up all the same
@@ -190,7 +202,8 @@ def test_a_cvv_written_next_to_its_key_is_caught(
     report = build_report(deployment, now=datetime.now(UTC))
     hits = report["canary"]["scan"]["hits"]
     assert report["canary"]["verdict"] == "FAIL"
-    assert [(h["kind"], h["line"]) for h in hits] == [("cvv", 1), ("cvv", 2)]
+    # Hosted fields, API, Twilio <Pay>, Amazon Connect: each tokenizes with the code.
+    assert [(h["kind"], h["line"]) for h in hits] == [("cvv", n) for n in (1, 2, 3, 4)]
     assert all(h["location"].endswith("requests.jsonl") and h["masked"] == "***" for h in hits)
 
 
@@ -276,7 +289,13 @@ def test_a_card_number_in_a_webhook_payload_is_caught(
     assert report["canary"]["verdict"] == "FAIL"
     webhook_hits = [h for h in hits if h["source"] == "webhooks"]
     assert webhook_hits and all(h["location"].startswith("events!evt_") for h in webhook_hits)
-    assert {h["canary"] for h in webhook_hits} == {"hosted_fields", "api", "phone"}
+    assert {h["canary"] for h in webhook_hits} == {
+        "hosted_fields",
+        "api",
+        "phone",
+        "twilio_pay",
+        "amazon_connect",
+    }
     assert any(h["source"] == "database" and h["column"] == "data" for h in hits)
 
 

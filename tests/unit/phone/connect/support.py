@@ -4,22 +4,17 @@ exactly as Connect makes them; signed posts; and a dump of every database row.""
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any
 
-import aws_encryption_sdk
-from aws_encryption_sdk import CommitmentPolicy
-from aws_encryption_sdk.identifiers import Algorithm, EncryptionKeyType, WrappingAlgorithm
-from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
-from aws_encryption_sdk.key_providers.raw import RawMasterKey
 from httpx import Response
 from sqlalchemy import Engine, MetaData, func, select
 
 from cardshield.phone.connect import ConnectKey, ConnectKeys
 from cardshield.phone.connect.signature import SIGNATURE_HEADER, sign
 from cardshield.phone.connect.signing_secrets import create_secret
+from cardshield.phone.connect.simulate import connect_encrypt
 from cardshield.storage.schema import cards
 from tests.apps import NOW, Api
 
@@ -32,39 +27,6 @@ INSTANCE_ARN = (
 OTHER_ARN = "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555"
 CONTACT_ID = "9a0f3c52-6d1e-4b7a-8f2c-1e5d7b9a3c40"
 EXPIRY = "1230"  # December 2030; the app's clock is November 2026
-
-
-def connect_encrypt(
-    plaintext: str, certificate_pem: str, key_id: str, *, provider_id: str = "AmazonConnect"
-) -> str:
-    """What Connect writes to the contact for ``plaintext`` (base64), given the certificate
-    pasted into the flow and the key id Connect showed."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    public = x509.load_pem_x509_certificate(certificate_pem.encode()).public_key()
-    public_pem = public.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    master_key = RawMasterKey(
-        provider_id=provider_id,
-        key_id=key_id.encode(),
-        wrapping_key=WrappingKey(
-            wrapping_algorithm=WrappingAlgorithm.RSA_OAEP_SHA512_MGF1,
-            wrapping_key=public_pem,
-            wrapping_key_type=EncryptionKeyType.PUBLIC,
-        ),
-    )
-    client = aws_encryption_sdk.EncryptionSDKClient(
-        commitment_policy=CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT
-    )
-    message, _ = client.encrypt(
-        source=plaintext.encode(),
-        key_provider=master_key,
-        algorithm=Algorithm.AES_256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384,
-        frame_length=4096,
-    )
-    return base64.b64encode(message).decode()
 
 
 @dataclass
