@@ -21,8 +21,11 @@ from cardshield.storage.schema import (
     api_keys,
     audit_log,
     cards,
+    connect_keys,
+    connect_secrets,
     forward_destinations,
     merchants,
+    pay_connector_credentials,
     webhook_endpoints,
 )
 from cardshield.web import sri
@@ -123,9 +126,44 @@ def phone_wiring(rt: Runtime) -> dict[str, Any]:
     return {
         "configured": configured,
         "settings": settings,
+        "platforms": platform_wiring(rt),
         "note": note + " The canary run drives the IVR flow in process (keyed, tokenized,"
         " charged through the sandbox) and the built-in DTMF masker (keyed canary audio,"
-        " masked, detector run over the masked recording); it places no Twilio call.",
+        " masked, detector run over the masked recording), and sends the requests Twilio's"
+        " Generic Pay Connector and an Amazon Connect Lambda would send; it places no call.",
+    }
+
+
+def platform_wiring(rt: Runtime) -> dict[str, Any]:
+    """Which voice platforms can hand card data to this deployment: live credentials of real
+    merchants (the report's scratch merchants left out) and what each does to scope."""
+    live = merchants.c.deleted_at.is_(None) & ~merchants.c.name.startswith(SCRATCH_PREFIX)
+    P, K, S = pay_connector_credentials, connect_keys, connect_secrets
+    with rt.engine.connect() as conn:
+
+        def count(table: Any, *where: Any) -> int:
+            query = select(func.count()).select_from(
+                table.join(merchants, merchants.c.id == table.c.merchant_id)
+            )
+            return int(conn.execute(query.where(live, *where)).scalar_one())
+
+        twilio = count(P, P.c.revoked_at.is_(None))
+        keys = count(K, K.c.status == "active")
+        secrets = count(S, S.c.revoked_at.is_(None))
+    return {
+        "twilio_pay_connector": {
+            "credentials": twilio,
+            "note": "Twilio captures the digits (PCI Mode) and posts them only to cardshield;"
+            " the merchant's TwiML app and agents get a token (SAQ advisor method"
+            " twilio_pay_connector).",
+        },
+        "amazon_connect": {
+            "active_keys": keys,
+            "signing_secrets": secrets,
+            "note": "Connect encrypts the digits to a key only cardshield holds; the merchant's"
+            " flow and Lambda carry ciphertext they cannot open (SAQ advisor method"
+            " amazon_connect_encrypted_input).",
+        },
     }
 
 

@@ -181,6 +181,14 @@ def render_html(report: dict[str, Any]) -> str:
         ),
         f"<h3>Phone</h3><p>{_e(w['phone']['note'])}</p>",
         _pairs(w["phone"].get("settings", {})),
+        "<h3>Voice platforms</h3>",
+        _table(
+            ["platform", "live credentials", "what it does to scope"],
+            [
+                [name, ", ".join(f"{k} {v}" for k, v in p.items() if k != "note"), p["note"]]
+                for name, p in w["phone"].get("platforms", {}).items()
+            ],
+        ),
         "<h2>Canary leak test</h2>",
         _canary(report["canary"]),
         "<h2>Encryption and key management</h2>",

@@ -343,3 +343,38 @@ def test_operators_with_security_keys_are_counted(deployment: Settings) -> None:
     assert acc["security_key_operators"] == 1 and acc["operators"][0]["security_keys"] == 1
     page = _check_rendering(report)
     assert "with security keys" in page
+
+
+def test_the_voice_platforms_a_merchant_wired_are_counted_and_shown(deployment: Settings) -> None:
+    from cardshield.phone.connect import ConnectKeys
+    from cardshield.phone.pay_connector.credentials import create_credential
+    from cardshield.runtime import open_runtime
+
+    now = datetime.now(UTC)
+    rt = open_runtime(deployment)
+    try:
+        merchant = rt.vault.create_merchant("shop", now=now)
+        keys = ConnectKeys(rt.vault.keys)
+        with rt.engine.begin() as conn:
+            create_credential(conn, now=now, merchant_id=merchant, actor="test")
+            pending = keys.create(conn, merchant_id=merchant, now=now, actor="test")
+            keys.create(conn, merchant_id=merchant, now=now, actor="test")
+            keys.activate(
+                conn,
+                merchant_id=merchant,
+                key_id=pending.id,
+                connect_key_id="a5ecd749-4bd8-4a94-bfde-27eefe4f12b1",
+                now=now,
+                actor="test",
+            )
+    finally:
+        rt.close()
+    report = build_report(deployment, now=now, canary=False)
+    platforms = report["wiring"]["phone"]["platforms"]
+    assert platforms["twilio_pay_connector"]["credentials"] == 1
+    assert platforms["amazon_connect"] == platforms["amazon_connect"] | {
+        "active_keys": 1,  # the pending one cannot open anything yet
+        "signing_secrets": 0,
+    }
+    page = render_html(report)
+    assert "Voice platforms" in page and "twilio_pay_connector" in page
