@@ -69,12 +69,16 @@ class Settings(BaseModel):
         ' tokenize_key_ip, tokenize_key (e.g. {"tokenize_key": "20000/minute"}); a TOML'
         " table or JSON. Rules not named keep their defaults.",
     )
+    # Off by default: while a key is remembered, a revocation or a merchant deletion made on
+    # another node (or from the CLI) reaches this node only when the entry expires, and a
+    # node's cached data keys would go on encrypting for a merchant deleted meanwhile.
     api_key_cache_seconds: float = Field(
-        default=5.0,
+        default=0.0,
         ge=0,
         le=60,
-        description="How long a node remembers a successfully authenticated API key; revoking"
-        " a key takes effect on other nodes within this time (0: look every key up).",
+        description="How long a node remembers a successfully authenticated API key (0, the"
+        " default: look every key up); revoking a key or deleting a merchant elsewhere takes"
+        " effect on this node within this time.",
     )
     connector: str = Field(default="sandbox", description="Payment processor connector.")
     # Holds the processor's API keys: every string is a SecretStr, so repr(), str() and

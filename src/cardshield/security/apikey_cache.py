@@ -8,7 +8,8 @@ for ``ttl`` seconds, so a key costs one look-up per interval instead of one per 
   (and gets the same ``InvalidApiKey``), so guessing cannot fill the cache or learn from it.
 * Entries are found by the key's SHA-256 (what the database keeps too), never by the key.
 * Revoking a key, or deleting its merchant, takes effect within ``ttl`` seconds on every node
-  (``api_key_cache_seconds``, 0 turns the cache off); the process that revokes a key forgets
+  (``api_key_cache_seconds``; 0, the default, turns the cache off, because a merchant deleted
+  elsewhere must stop tokenizing everywhere at once); the process that revokes a key forgets
   it at once (:meth:`ApiKeyCache.forget`).
 * Bounded: past ``max_entries`` the oldest entries go first.
 """
