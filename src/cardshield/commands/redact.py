@@ -143,7 +143,15 @@ def _single(source: Path, output: Path, options: RedactOptions, as_json: bool) -
     except CardshieldError as exc:
         _fail(exc.message)
     if as_json:
-        typer.echo(json.dumps({"segments": [s.to_dict() for s in result.segments]}))
+        from cardshield.redaction.batch import FileResult, model_name
+
+        totals = FileResult(source.name, "", "done", result.duration_ms, result.segments).totals()
+        doc = {
+            "segments": [s.to_dict() for s in result.segments],
+            "totals": totals,
+            "model": model_name(options),
+        }
+        typer.echo(json.dumps(doc))
         return
     for s in result.segments:
         typer.echo(

@@ -13,12 +13,13 @@ found on one channel is silenced on that channel only. Two kinds of spans:
   apart are joined into one span), with a small guard each side. Confidence is 1.0: the
   detector reports only tones that passed all of its ITU-T Q.24 and talk-off checks.
 * ``"speech"``: spoken card data by the rules of :mod:`.spans` on the words of
-  :mod:`.speech`. Prompts count across channels (the agent asks, the caller answers). A span
-  covers its run of number words, widened to the pauses around it when they are near (the
-  recogniser's word edges are rough) and padded by 250 ms each side; spans on one channel less
-  than ``join_ms`` apart are joined (a sliver of audio between two groups of one card number
-  is not worth keeping). Confidence is the share of the span the recogniser attributed to
-  number words.
+  :mod:`.speech`, heard with the keyed tones blanked out (a tone is not a word, and a prompt
+  answered on the keypad has no spoken answer). Prompts count across channels (the agent
+  asks, the caller answers) but are never cut themselves: a cut covers the recognised digits,
+  snapped to the pauses around them and widened by a small margin (:mod:`.cuts`).
+  Confidence is the share of the cut the recogniser attributed to number words; a cut the
+  rules made for safety (digits running into unrecognised talk, or fewer digits than the
+  prompt asked for) is marked ``unsure`` and its confidence halved.
 
 Analysis runs on resampled linear copies; the output keeps the input's rate, encoding and
 channels, and every sample outside the spans is the input's, bit for bit. Segments never
@@ -27,6 +28,7 @@ carry the digits.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -35,11 +37,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cardshield.phone.dsp import Audio, detect, g711, levels
-from cardshield.redaction.spans import CardRun, Word, card_runs
-from cardshield.redaction.speech import Recognizer, Transcript
+from cardshield.redaction.cuts import CutRules, guard_words, speech_cuts
+from cardshield.redaction.spans import Word, card_runs, prompts
+from cardshield.redaction.speech import Recognizer, Transcript, activity
 
 Mode = Literal["silence", "beep"]
+#: Quiet this long between a prompt and digits on one channel is a turn: the digits answer.
+_TURN_PAUSE_MS = 200
+_EDGE_ABOVE_FLOOR_DB = 6.0
+_OWN_LEG_BRIDGE_MS = 450
 SegmentReason = Literal["dtmf", "speech"]
+#: Prompt words the recogniser puts in place of a digit in a run of digits: "date" for
+#: "eight" (a lone "date" is no prompt; the prompt is the phrase "expiry date").
+HEARD_AS = {"date": "eight"}
 
 
 @dataclass(frozen=True)
@@ -54,8 +64,11 @@ class RedactOptions:
     max_gap_ms: int = 600  # between number words of one spoken run (a pause between groups)
     prompt_window_ms: int = 4000  # from a prompt to the answer
     chain_gap_ms: int = 2000  # from one prompted run to the next
-    widen_ms: int = 1500  # how far a span may widen to reach the pause around it
-    join_ms: int = 1000  # spoken spans on one channel closer than this become one
+    max_lead_in_ms: int = 1500  # other talk between a prompt and its answer, at most
+    margin_ms: int = 80  # beyond the pause-snapped edges of spoken digits
+    edge_ms: int = 300  # how far an edge looks for the pause around the digits
+    unsure_ms: int = 1000  # how far an edge with no pause in reach grows on (safety first)
+    join_ms: int = 1000  # spoken spans on one channel this close, only a pause between, join
     speech_model: Path | None = None  # an adapted speech model (default: the shipped one)
 
     def __post_init__(self) -> None:
@@ -76,6 +89,12 @@ class Segment:
     reason: SegmentReason
     confidence: float
     channel: int
+    unsure: bool = False  # cut for safety: the recogniser's digits or their edges are doubtful
+    basis: str = ""  # what the span is: "keyed", or the spoken item (pan, number, expiry, code)
+
+    @property
+    def seconds(self) -> float:
+        return (self.end_ms - self.start_ms) / 1000
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -84,6 +103,8 @@ class Segment:
             "reason": self.reason,
             "confidence": self.confidence,
             "channel": self.channel,
+            "unsure": self.unsure,
+            "basis": self.basis,
         }
 
 
@@ -111,50 +132,77 @@ def dtmf_segments(linear: NDArray[np.int16], rate: int, options: RedactOptions) 
                 spans[-1][1] = max(spans[-1][1], end)
             else:
                 spans.append([start, end])
-        out += [Segment(max(a, 0), b, "dtmf", 1.0, channel) for a, b in spans]
+        out += [Segment(max(a, 0), b, "dtmf", 1.0, channel, False, "keyed") for a, b in spans]
     return out
 
 
 def speech_segments(
-    linear: NDArray[np.int16], rate: int, recognizer: Recognizer, options: RedactOptions
+    linear: NDArray[np.int16],
+    rate: int,
+    recognizer: Recognizer,
+    options: RedactOptions,
+    keyed: list[Segment] | None = None,
 ) -> list[Segment]:
-    """Spoken card data on each channel of ``linear``; prompts count across channels."""
-    transcripts = [recognizer.transcribe(linear[:, ch], rate, ch) for ch in range(linear.shape[1])]
+    """Spoken card data on each channel of ``linear``; prompts count across channels.
+
+    ``keyed`` are the DTMF segments: blanked before recognition, and they end the wait for a
+    spoken answer to the prompt before them.
+    """
+    heard = linear.copy()
+    for seg in keyed or []:
+        first, last = seg.start_ms * rate // 1000, -(-seg.end_ms * rate // 1000)
+        heard[first:last, seg.channel] = 0
+    transcripts = [recognizer.transcribe(heard[:, ch], rate, ch) for ch in range(heard.shape[1])]
     words: list[Word] = [w for t in transcripts for w in t.words]
+    active = [activity(heard[:, ch], rate) for ch in range(heard.shape[1])]
+    # Edges follow a word's quiet decay too (6 dB over the floor, not the detector's 12).
+    edges = [activity(heard[:, ch], rate, _EDGE_ABOVE_FLOOR_DB) for ch in range(heard.shape[1])]
     runs = card_runs(
         words,
         max_gap=options.max_gap_ms,
         prompt_window=options.prompt_window_ms,
         chain_gap=options.chain_gap_ms,
         pair_gap=options.max_gap_ms,
+        keyed=[(s.start_ms, s.end_ms) for s in keyed or []],
+        talk=_Heard(transcripts, active),
+        max_lead_in=options.max_lead_in_ms,
+        heard_as=HEARD_AS,
     )
-    spans = [_speech_segment(run, transcripts[run.channel], options) for run in runs]
-    joined: list[Segment] = []
-    for seg in sorted(spans, key=lambda s: (s.channel, s.start_ms)):
-        last = joined[-1] if joined else None
-        near = last is not None and seg.start_ms - last.end_ms < options.join_ms
-        if last is not None and near and last.channel == seg.channel:
-            confidence = min(last.confidence, seg.confidence)
-            end = max(last.end_ms, seg.end_ms)
-            joined[-1] = Segment(last.start_ms, end, "speech", confidence, seg.channel)
-            continue
-        joined.append(seg)
-    return joined
+    ends = [w for w, _reason in prompts(sorted(words, key=lambda w: w.start), options.max_gap_ms)]
+    rules = CutRules(
+        margin_ms=options.margin_ms,
+        edge_ms=options.edge_ms,
+        unsure_ms=options.unsure_ms,
+        join_ms=options.join_ms,
+        # On its own leg a speaker's next words after a short pause are the same turn (the
+        # comma in "oh seven, twenty nine"): bridge it, the other speaker is not there to be
+        # cut. On a shared channel that pause may be the turn, so only word-internal dips.
+        bridge_ms=_OWN_LEG_BRIDGE_MS if heard.shape[1] > 1 else CutRules.bridge_ms,
+    )
+    return [
+        Segment(c.start_ms, c.end_ms, "speech", c.confidence, c.channel, not c.sure, c.basis)
+        for c in speech_cuts(runs, edges, guard_words(words, ends), rules)
+    ]
 
 
-def _speech_segment(run: CardRun, transcript: Transcript, options: RedactOptions) -> Segment:
-    start, end = run.start, run.end
-    for first, last in transcript.utterances:
-        if first <= start < last or first < end <= last:
-            # Widen to the pause around the run when it is near: word edges are rough.
-            if start - first <= options.widen_ms:
-                start = min(start, first)
-            if last - end <= options.widen_ms:
-                end = max(end, last)
-    spoken = sum(w.end - w.start for w in run.words)
-    confidence = round(min(1.0, spoken / max(run.end - run.start, 1)), 2)
-    pad = options.padding_ms
-    return Segment(max(start - pad, 0), end + pad, "speech", confidence, run.channel)
+class _Heard:
+    """:class:`.spans.Talk` from the transcripts (unrecognised talk) and the activity frames."""
+
+    def __init__(self, transcripts: list[Transcript], active: list[NDArray[np.bool_]]) -> None:
+        self.transcripts, self.active = transcripts, active
+
+    def lead_in(self, channel: int, start: int, end: int) -> int:
+        spans = self.transcripts[channel].other if channel < len(self.transcripts) else []
+        return sum(max(0, min(b, end) - max(a, start)) for a, b in spans)
+
+    def pause(self, channel: int, start: int, end: int) -> bool:
+        frames = self.active[channel][max(start, 0) // 10 : max(end, 0) // 10]
+        quiet = 0
+        for on in frames:
+            quiet = 0 if on else quiet + 1
+            if quiet >= _TURN_PAUSE_MS // 10:
+                return True
+        return False
 
 
 def merge(segments: list[Segment]) -> list[Segment]:
@@ -168,8 +216,10 @@ def merge(segments: list[Segment]) -> list[Segment]:
                 last.start_ms,
                 max(last.end_ms, seg.end_ms),
                 seg.reason,
-                max(last.confidence, seg.confidence),
+                min(last.confidence, seg.confidence),
                 seg.channel,
+                last.unsure or seg.unsure,
+                last.basis if last.basis == seg.basis else f"{last.basis}+{seg.basis}",
             )
             continue
         out.append(seg)
@@ -218,10 +268,10 @@ def redact_audio(
             from cardshield.redaction.speech import shared_recognizer
 
             recognizer = shared_recognizer(options.speech_model)
-        segments += speech_segments(linear, audio.sample_rate, recognizer, options)
+        segments += speech_segments(linear, audio.sample_rate, recognizer, options, segments)
     duration = audio.frames * 1000 // audio.sample_rate
     segments = [
-        Segment(s.start_ms, min(s.end_ms, duration), s.reason, s.confidence, s.channel)
+        dataclasses.replace(s, end_ms=min(s.end_ms, duration))
         for s in merge(segments)
         if s.start_ms < duration
     ]

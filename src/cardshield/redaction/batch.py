@@ -45,6 +45,17 @@ class FileResult:
     error: str | None = None
     skipped: bool = False  # done by an earlier run (resume)
 
+    def totals(self) -> dict[str, object]:
+        """Seconds cut (channels counted apart), by reason, and how many cuts are unsure."""
+        by_reason = {r: 0.0 for r in ("dtmf", "speech")}
+        for seg in self.segments:
+            by_reason[seg.reason] = by_reason.get(seg.reason, 0.0) + seg.seconds
+        return {
+            "seconds_cut": round(sum(by_reason.values()), 3),
+            "by_reason": {k: round(v, 3) for k, v in by_reason.items()},
+            "unsure": sum(1 for seg in self.segments if seg.unsure),
+        }
+
     def to_dict(self) -> dict[str, object]:
         return {
             "file": self.file,
@@ -52,6 +63,7 @@ class FileResult:
             "status": self.status,
             "duration_ms": self.duration_ms,
             "segments": [s.to_dict() for s in self.segments],
+            "totals": self.totals(),
             "error": self.error,
         }
 
@@ -71,6 +83,8 @@ class FileResult:
                     s["reason"],
                     float(s["confidence"]),
                     int(s.get("channel", 0)),
+                    bool(s.get("unsure", False)),
+                    str(s.get("basis", "")),
                 )
                 for s in segs
             ],
@@ -94,10 +108,38 @@ def options_fingerprint(options: RedactOptions) -> str:
     return digest.hexdigest()[:16]
 
 
+def model_name(options: RedactOptions) -> str:
+    """The speech model a run used, as the report names it (a folder's name, never a path)."""
+    if not options.speech:
+        return "none (DTMF only)"
+    if options.speech_model is None:
+        return "en-us-telephone (shipped)"
+    return f"adapted: {options.speech_model.name}"
+
+
 @dataclass
 class BatchReport:
     files: list[FileResult]
     options: str = ""  # options_fingerprint() of the run that wrote it
+    model: str = ""  # model_name() of the run that wrote it
+
+    def totals(self) -> dict[str, object]:
+        """The folder's totals: files, seconds cut by reason, unsure cuts."""
+        per = [f.totals() for f in self.files]
+        by_reason: dict[str, float] = {}
+        for t in per:
+            reasons = t["by_reason"]
+            assert isinstance(reasons, dict)
+            for k, v in reasons.items():
+                by_reason[k] = round(by_reason.get(k, 0.0) + float(v), 3)
+        return {
+            "files": len(self.files),
+            "failed": self.failed,
+            "spans": sum(len(f.segments) for f in self.files),
+            "seconds_cut": round(sum(by_reason.values()), 3),
+            "by_reason": by_reason,
+            "unsure": sum(int(str(t["unsure"])) for t in per),
+        }
 
     @property
     def failed(self) -> int:
@@ -105,19 +147,34 @@ class BatchReport:
 
     def to_json(self) -> str:
         rows = sorted(self.files, key=lambda f: f.file)
-        doc = {"options": self.options, "files": [f.to_dict() for f in rows]}
+        doc = {
+            "options": self.options,
+            "model": self.model,
+            "totals": self.totals(),
+            "files": [f.to_dict() for f in rows],
+        }
         return json.dumps(doc, indent=2) + "\n"
 
     def to_csv(self) -> str:
         """One row per file; cells quoted and formula-safe (file names are the folder's)."""
-        header = ["file", "status", "duration_ms", "spans", "reasons", "min_confidence"]
-        return csv_text(header, map(_csv_row, sorted(self.files, key=lambda f: f.file)))
+        header = [
+            "file", "status", "duration_ms", "spans", "reasons", "min_confidence",
+            "seconds_cut", "dtmf_s", "speech_s", "unsure", "model",
+        ]  # fmt: skip
+        rows = [_csv_row(f, self.model) for f in sorted(self.files, key=lambda f: f.file)]
+        return csv_text(header, rows)
 
 
-def _csv_row(f: FileResult) -> list[object]:
+def _csv_row(f: FileResult, model: str) -> list[object]:
     reasons = sorted({s.reason for s in f.segments})
     low = min((s.confidence for s in f.segments), default="")
-    return [f.file, f.status, f.duration_ms, len(f.segments), ";".join(reasons), low]
+    t = f.totals()
+    by = t["by_reason"]
+    assert isinstance(by, dict)
+    return [
+        f.file, f.status, f.duration_ms, len(f.segments), ";".join(reasons), low,
+        t["seconds_cut"], by.get("dtmf", 0.0), by.get("speech", 0.0), t["unsure"], model,
+    ]  # fmt: skip
 
 
 def sha256_of(path: Path) -> str:
@@ -208,13 +265,14 @@ def run_batch(
     for done in results.values():
         if on_done is not None:
             on_done(done)
-    report = BatchReport(list(results.values()), fingerprint)
+    model = model_name(options)
+    report = BatchReport(list(results.values()), fingerprint, model)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(redact_file, src, dst, options, name) for src, dst, name in todo]
         for future in as_completed(futures):
             result = future.result()
             results[result.file] = result
-            report = BatchReport(list(results.values()), fingerprint)
+            report = BatchReport(list(results.values()), fingerprint, model)
             write_report(out_dir, report)
             if on_done is not None:
                 on_done(result)
@@ -227,6 +285,7 @@ __all__ = [
     "REPORT_JSON",
     "BatchReport",
     "FileResult",
+    "model_name",
     "options_fingerprint",
     "recordings",
     "redact_file",

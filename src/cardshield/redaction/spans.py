@@ -25,9 +25,9 @@ digits except :attr:`CardRun.digits`, whose ``repr`` is hidden.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 Reason = Literal["pan", "number", "expiry", "code"]
 
@@ -115,11 +115,19 @@ class Word:
 
 @dataclass(frozen=True, slots=True)
 class CardRun:
-    """A run of number words found to be card data. ``repr`` hides the digits."""
+    """A run of number words found to be card data. ``repr`` hides the digits.
+
+    ``sure`` is False for an answer with fewer digits than its prompt asked for (the
+    recogniser may have missed some): still card data, cut, and reported as unsure. Runs
+    with the same ``chain`` are parts of one number (groups read with pauses, the parts of
+    one answer): whatever lies between them is cut with them.
+    """
 
     words: tuple[Word, ...]
     reason: Reason
     digits: str = field(repr=False)
+    sure: bool = True
+    chain: int = 0
 
     @property
     def start(self) -> int:
@@ -206,6 +214,22 @@ def number_runs(words: Sequence[Word], max_gap: int) -> list[tuple[Word, ...]]:
     return [run for run in runs if spell_digits([w.text for w in run])]
 
 
+def _flanked(words: list[Word], heard_as: Mapping[str, str] | None, max_gap: int) -> list[Word]:
+    """``words`` of one channel with each word of ``heard_as`` that lies between two number
+    words (each at most ``max_gap`` away) replaced by the number word it stands for."""
+    if not heard_as:
+        return words
+    out = list(words)
+    for i in range(1, len(words) - 1):
+        word, prev, nxt = words[i], words[i - 1], words[i + 1]
+        flanked = is_number_word(prev.text) and is_number_word(nxt.text)
+        if word.text not in heard_as or not flanked:
+            continue
+        if word.start - prev.end <= max_gap and nxt.start - word.end <= max_gap:
+            out[i] = Word(heard_as[word.text], word.start, word.end, word.channel)
+    return out
+
+
 def prompts(words: Sequence[Word], pair_gap: int) -> list[tuple[Word, Reason]]:
     """The last word and the reason of every prompt in ``words`` (all channels, in order)."""
     found: list[tuple[Word, Reason]] = []
@@ -222,21 +246,55 @@ def prompts(words: Sequence[Word], pair_gap: int) -> list[tuple[Word, Reason]]:
     return found
 
 
-def _answers(runs: list[tuple[Word, ...]], prompt: Word, window: int, chain: int) -> list[int]:
-    """Indexes of the runs that answer ``prompt``: the first run within ``window`` after it,
-    and each next part of the answer (:func:`_answer_part`) on the same channel within ``chain``
-    of the one before.
+def _answers(
+    runs: list[tuple[Word, ...]],
+    prompt: Word,
+    until: int,
+    chain: int,
+    talk: Talk,
+    max_lead_in: int,
+    several_channels: bool,
+) -> tuple[list[int], list[int]]:
+    """Indexes of the runs that answer ``prompt``: the first run that starts before ``until``
+    (the prompt's window, cut short by the next prompt or a keyed entry), and each next part
+    of the answer (:func:`_answer_part`) on the same channel within ``chain`` of the one before.
+    Returned as (lead, parts): ``lead`` is a lone number word that opens the answer but does
+    not count towards its shape (empty when there is none).
 
-    With several channels the answer comes from another speaker when one speaks within the
-    window: what follows a question on the asker's own channel is the rest of the question.
+    With several channels the answer comes from another speaker: what follows a question on
+    the asker's own channel is the rest of the question. On one channel it comes after a
+    pause (``talk.pause``): digits heard in the prompt's own tail are not its answer. A run
+    that comes only after more than ``max_lead_in`` of other talk on its channel is no answer:
+    "... call me back at ten thirty" after a card was mentioned is ordinary talk.
     """
     after = [i for i, run in enumerate(runs) if run[-1].end > prompt.end]
-    near = [i for i in after if runs[i][0].start - prompt.end <= window]
+    near = [i for i in after if runs[i][0].start < until]
     if not near:
-        return []
+        return [], []
     others = [i for i in near if runs[i][0].channel != prompt.channel]
-    first = others[0] if others else near[0]
+    if others:
+        first = others[0]
+    elif several_channels:
+        return [], []  # on its own leg, what follows a question is the rest of the question
+    else:
+        # One channel for both speakers: the answer is said after a pause (the turn).
+        own = [i for i in near if talk.pause(runs[i][0].channel, prompt.end, runs[i][0].start)]
+        if not own:
+            return [], []
+        first = own[0]
     channel = runs[first][0].channel
+    lead: list[int] = []
+    if len(_digits(runs[first])) < 2:
+        # A lone number word does not decide the answer's shape when a real part follows on
+        # the same channel ("zero ... twenty" heard in "zero seven, twenty nine"), but it
+        # opens the answer's turn: it is cut with the answer (safety first).
+        fuller = [i for i in near if i > first and runs[i][0].channel == channel]
+        fuller = [i for i in fuller if _answer_part(runs[i])]
+        if fuller and runs[fuller[0]][0].start - runs[first][-1].end <= chain:
+            lead = [first]
+        first = fuller[0] if fuller else first
+    if talk.lead_in(channel, prompt.end, runs[first][0].start) > max_lead_in:
+        return [], []
     chosen, last = [first], runs[first][-1].end
     for i in after:
         if i <= first or runs[i][0].channel != channel:
@@ -245,7 +303,7 @@ def _answers(runs: list[tuple[Word, ...]], prompt: Word, window: int, chain: int
             break
         chosen.append(i)
         last = runs[i][-1].end
-    return chosen
+    return lead, chosen
 
 
 def _digits(run: tuple[Word, ...]) -> str:
@@ -268,10 +326,11 @@ def _answer_part(run: tuple[Word, ...]) -> bool:
     return len(_digits(run)) >= 2 and coverage(run) >= GROUP_COVERAGE
 
 
-def _groups(runs: list[tuple[Word, ...]], chain: int) -> list[list[int]]:
+def _groups(runs: list[tuple[Word, ...]], chain: int, asked: Sequence[int] = ()) -> list[list[int]]:
     """Runs read out as parts of one number: on one channel, each a group part (the last may
     be shorter once eight digits are in), each starting within ``chain`` of the one before
-    (a run stands alone otherwise)."""
+    (a run stands alone otherwise), with no prompt (its times in ``asked``) between them: a
+    question between two runs makes them answers to two questions."""
     groups: list[list[int]] = []
     open_by_channel: dict[int, list[int]] = {}
     for i, run in enumerate(runs):
@@ -284,13 +343,71 @@ def _groups(runs: list[tuple[Word, ...]], chain: int) -> list[list[int]]:
             fits = _group_part(run) or (
                 so_far >= 2 * GROUP_DIGITS + 2 and coverage(run) >= GROUP_COVERAGE
             )
-            if _group_part(prev) and fits and run[0].start - prev[-1].end <= chain:
+            between = any(prev[-1].end <= t <= run[0].start for t in asked)
+            near = run[0].start - prev[-1].end <= chain
+            if _group_part(prev) and fits and near and not between:
                 current.append(i)
                 continue
         current = [i]
         groups.append(current)
         open_by_channel[channel] = current
     return groups
+
+
+Shape = Literal["fits", "short", "other"]
+
+
+def answer_shape(reason: Reason, words: Sequence[str]) -> Shape:
+    """How an answer's digits fit what the prompt asked for.
+
+    ``"fits"``: a card number of 8 digits or more (a recogniser drops some; 5 to 7 are
+    short, 4 or fewer another number), an expiry of 3 to
+    6 digits with a month 1-12 and no "hundred" in it, a code of 3 or 4. ``"short"``: fewer
+    digits than that, which is what an answer the recogniser half missed looks like; the
+    caller still cuts it, as unsure (so is a code of any other length). ``"other"``: too long
+    for a card number's or expiry's place, or an amount ("two hundred and nineteen") after an
+    expiry prompt: another number, kept.
+    """
+    digits = spell_digits(list(words))
+    n = len(digits)
+    if reason in ("pan", "number"):
+        # Four digits or fewer after "card number" are an amount, a time or an order number
+        # (a recogniser hears "order number" as "card number" now and then).
+        return "fits" if n >= 8 else ("short" if n > 4 else "other")
+    if reason == "code":
+        # Never "other": a code heard with a digit too many, or a social security number
+        # said after "security", is still not fit to keep; cut, as unsure.
+        return "fits" if 3 <= n <= 4 else "short"
+    if HUNDRED in words:
+        return "other"
+    if n > 6:
+        return "other"
+    if n < 3:
+        return "short"
+    month = int(digits[:2]) if n % 2 == 0 else int(digits[0])
+    return "fits" if 1 <= month <= 12 else "other"
+
+
+class Talk(Protocol):
+    """What the rules may ask about the audio between words (a transcript answers nothing)."""
+
+    def lead_in(self, channel: int, start: int, end: int) -> int:
+        """How much talk that is no vocabulary word lies on ``channel`` in ``start..end``."""
+        ...
+
+    def pause(self, channel: int, start: int, end: int) -> bool:
+        """Whether ``channel`` falls quiet (a turn's pause) somewhere in ``start..end``."""
+        ...
+
+
+class NoTalk:
+    """Words only (a text transcript): no talk between them, and a pause between any two."""
+
+    def lead_in(self, channel: int, start: int, end: int) -> int:
+        return 0
+
+    def pause(self, channel: int, start: int, end: int) -> bool:
+        return True
 
 
 def card_runs(
@@ -302,34 +419,146 @@ def card_runs(
     pair_gap: int | None = None,
     min_pan_digits: int = PAN_DIGITS,
     pan_check: Callable[[tuple[Word, ...], str], bool] | None = None,
+    keyed: Sequence[tuple[int, int]] = (),
+    talk: Talk | None = None,
+    max_lead_in: int | None = None,
+    heard_as: Mapping[str, str] | None = None,
 ) -> list[CardRun]:
     """Every run of card data in ``words`` (sorted by start; channels may interleave).
 
     ``chain_gap`` (default ``prompt_window``) is how far the next part of a number read out
     in groups (runs of three digits or more) may start; ``pair_gap`` how far "number" may
-    follow "card". ``pan_check(words, digits)``
-    may veto the length rule for a run (it can still qualify through a prompt).
+    follow "card". ``pan_check(words, digits)`` may veto the length rule for a run (it can
+    still qualify through a prompt).
+
+    A prompt only raises the expectation of card data: the words of the prompt are never
+    part of a run. Its answer is looked for until the next prompt (the latest question is
+    the one answered) or a keyed entry in ``keyed`` (start, end on the same axis: a prompt
+    answered on the keypad has no spoken answer), and at most ``prompt_window`` after it.
+    ``talk`` (:class:`Talk`) says how much other talk (speech that is no vocabulary word)
+    lies on a channel between two times, and whether it pauses there; an answer after more
+    than ``max_lead_in`` (default ``chain_gap``) of other talk is no answer.
+    Runs of the length rule are sure; an answer is sure when its digits fit the item
+    (:func:`answer_shape`), unsure but still card data when
+    they are fewer, and no card data when they are another kind of number.
+
+    ``heard_as`` maps a vocabulary word a recogniser puts in place of a number word to that
+    number word ("date" for "eight"): it counts as the number word only between two number
+    words, each at most ``max_gap`` away on its channel (in a run of digits, where no prompt
+    is said).
     """
     chain = prompt_window if chain_gap is None else chain_gap
+    heard = talk or NoTalk()
+    longest_lead_in = chain if max_lead_in is None else max_lead_in
     ordered = sorted(words, key=lambda w: (w.start, w.end))
     by_channel: dict[int, list[Word]] = {}
     for word in ordered:
         by_channel.setdefault(word.channel, []).append(word)
-    runs = [run for chan in by_channel.values() for run in number_runs(chan, max_gap)]
+    runs = [
+        run
+        for chan in by_channel.values()
+        for run in number_runs(_flanked(chan, heard_as, max_gap), max_gap)
+    ]
     runs.sort(key=lambda r: r[0].start)
     opened = prompts(ordered, prompt_window if pair_gap is None else pair_gap)
     chosen: dict[int, CardRun] = {}
-    for group in _groups(runs, chain):
+    asked = [p.start for p, _reason in opened]
+    for chain_id, group in enumerate(_groups(runs, chain, asked)):
         digits = "".join(_digits(runs[i]) for i in group)
         joined = tuple(w for i in group for w in runs[i])
         if len(digits) >= min_pan_digits and (pan_check is None or pan_check(joined, digits)):
             for i in group:
-                chosen[i] = CardRun(runs[i], "pan", _digits(runs[i]))
-    for prompt, reason in opened:
-        for i in _answers(runs, prompt, prompt_window, chain):
-            if i not in chosen:
-                chosen[i] = CardRun(runs[i], reason, _digits(runs[i]))
+                chosen[i] = CardRun(runs[i], "pan", _digits(runs[i]), True, chain_id)
+    chain_id = len(runs)
+    for n, (prompt, reason) in enumerate(opened):
+        until = prompt.end + prompt_window
+        if n + 1 < len(opened):
+            nxt = opened[n + 1][0]
+            # The next prompt's first word: a prompt pair's first word lies before its last.
+            until = min(until, _first_word_of(ordered, nxt))
+        for first, _last in keyed:
+            if prompt.end <= first < until:
+                until = first  # answered on the keypad: the tones are cut as DTMF
+        if until <= prompt.end:
+            continue
+        lead, answer = _answers(
+            runs, prompt, until, chain, heard, longest_lead_in, len(by_channel) > 1
+        )
+        if not answer:
+            continue
+        taken = [k for k, i in enumerate(lead + answer) if i in chosen]
+        if taken:
+            # Part of the answer is already a card number (groups long enough on their own):
+            # the answer's parts before and between them are that number's first groups,
+            # which the recogniser heard too short to count ("four seven ... nine five").
+            held = chosen[(lead + answer)[taken[0]]]
+            for i in (lead + answer)[: taken[-1] + 1]:
+                if i not in chosen:
+                    digits = _digits(runs[i])
+                    chosen[i] = CardRun(runs[i], held.reason, digits, held.sure, held.chain)
+            continue
+        split = heard.pause if talk is not None else None
+        parts, shape = _best_prefix(reason, answer, runs, split)
+        if shape == "other":
+            continue
+        chain_id += 1
+        sure = shape == "fits"
+        for i in lead:
+            chosen[i] = CardRun(runs[i], reason, _digits(runs[i]), sure, chain_id)
+        for i, part in parts:
+            chosen[i] = CardRun(part, reason, _digits(part), sure, chain_id)
     return [chosen[i] for i in sorted(chosen)]
+
+
+def _best_prefix(
+    reason: Reason,
+    answer: list[int],
+    runs: list[tuple[Word, ...]],
+    split: Callable[[int, int, int], bool] | None = None,
+) -> tuple[list[tuple[int, tuple[Word, ...]]], Shape]:
+    """The longest first parts of an answer that fit the item, else the longest that are
+    short of it: the parts after it are the next sentence's numbers ("eight two two" and then
+    "seven three" heard in "you are welcome").
+
+    With ``split`` (``Talk.pause``: recorded audio) a part may also end inside a run, at a
+    pause between two of its words: on a shared channel the next speaker's first number
+    word can follow the answer closer than ``max_gap`` ("zero four one" and then "twelve"
+    heard in "you are welcome"). Returns (run index, the words of it taken) pairs.
+    """
+    best: tuple[list[tuple[int, tuple[Word, ...]]], Shape] = ([], "other")
+    for k in range(1, len(answer) + 1):
+        head = [(i, runs[i]) for i in answer[: k - 1]]
+        last = runs[answer[k - 1]]
+        ends = [len(last)]
+        if split is not None:
+            ends += [
+                j
+                for j in range(len(last) - 1, 0, -1)
+                if split(last[j].channel, last[j - 1].end, last[j].start)
+            ]
+        short_here = False
+        for end in ends:
+            parts = [*head, (answer[k - 1], last[:end])]
+            shape = answer_shape(reason, [w.text for _i, part in parts for w in part])
+            if shape == "fits":
+                best = (parts, shape)
+                break
+            # A short (unsure) reading is kept only while no shorter end fits: "zero four
+            # one" + "twelve" is a code of 5 digits (unsure) unless the pause says 3.
+            if shape == "short" and best[1] != "fits" and not short_here:
+                best, short_here = (parts, shape), True
+    return best
+
+
+def _first_word_of(ordered: Sequence[Word], last: Word) -> int:
+    """Where the prompt that ends with ``last`` starts (its pair's first word, if any)."""
+    i = ordered.index(last)
+    if last.text in PROMPT_WORDS or i == 0:
+        return last.start
+    for prev in reversed(ordered[max(0, i - 2) : i]):
+        if (prev.text, last.text) in PROMPT_PAIRS and prev.channel == last.channel:
+            return prev.start
+    return last.start
 
 
 __all__ = [
@@ -338,8 +567,12 @@ __all__ = [
     "PROMPT_VOCABULARY",
     "PROMPT_WORDS",
     "CardRun",
+    "NoTalk",
     "Reason",
+    "Shape",
+    "Talk",
     "Word",
+    "answer_shape",
     "card_runs",
     "is_number_word",
     "number_runs",

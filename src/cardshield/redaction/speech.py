@@ -34,7 +34,7 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -70,10 +70,14 @@ class SpeechUnavailable(AudioError):
 
 @dataclass(frozen=True)
 class Transcript:
-    """Vocabulary words heard on one channel, and the utterances (ms ranges) they lie in."""
+    """Vocabulary words heard on one channel, the utterances (ms ranges) they lie in, and
+    where speech was heard that is none of the vocabulary's words (``other``, ms ranges: the
+    garbage phones). The span rules use ``other`` to tell an answer said straight after a
+    prompt from a number said later in other talk."""
 
     words: list[Word]
     utterances: list[tuple[int, int]]
+    other: list[tuple[int, int]] = field(default_factory=list)
 
 
 class Recognizer(Protocol):
@@ -250,13 +254,24 @@ class SphinxRecognizer:
         decoder = self._decoder()
         pcm = speech_model.front_end(samples, sample_rate, band_limit=not self.config.wideband)
         found: list[Word] = []
+        other: list[tuple[int, int]] = []
         spans = utterances(pcm, self.config)
         for first, last in spans:
-            found += self._decode(decoder, np.ascontiguousarray(pcm[first:last]), first, channel)
+            chunk = np.ascontiguousarray(pcm[first:last])
+            found += self._decode(decoder, chunk, first, channel, other)
         ms = [(a * 1000 // RATE, b * 1000 // RATE) for a, b in spans]
-        return Transcript(found, ms)
+        return Transcript(found, ms, other)
 
-    def _decode(self, ps: int, pcm: NDArray[np.int16], offset: int, channel: int) -> list[Word]:
+    def _decode(
+        self,
+        ps: int,
+        pcm: NDArray[np.int16],
+        offset: int,
+        channel: int,
+        other: list[tuple[int, int]],
+    ) -> list[Word]:
+        """Vocabulary words of one utterance; the times of garbage phones go to ``other``
+        (adjacent ones merged)."""
         lib = self._lib
         if lib.ps_start_utt(ps) < 0:
             raise AudioError("speech recognition failed to start")
@@ -269,7 +284,14 @@ class SphinxRecognizer:
         while seg:
             raw = lib.ps_seg_word(seg)  # NULL for the grammar's empty transitions
             word = re.sub(r"\(\d+\)$", "", raw.decode()) if raw else ""
-            if word and not word.startswith(_GARBAGE_PREFIX) and word.replace(_JOIN, "").isalnum():
+            if word.startswith(_GARBAGE_PREFIX):
+                lib.ps_seg_frames(seg, ctypes.byref(start), ctypes.byref(end))
+                first, last = base + start.value * 10, base + (end.value + 1) * 10
+                if other and first - other[-1][1] <= 10:
+                    other[-1] = (other[-1][0], last)
+                else:
+                    other.append((first, last))
+            elif word and word.replace(_JOIN, "").isalnum():
                 lib.ps_seg_frames(seg, ctypes.byref(start), ctypes.byref(end))
                 first, last = base + start.value * 10, base + (end.value + 1) * 10
                 parts = word.split(_JOIN)
@@ -283,16 +305,41 @@ class SphinxRecognizer:
         return out
 
 
+def _energy_db(pcm: ArrayLike, frame: int) -> NDArray[np.float64]:
+    x = np.asarray(pcm)
+    n = len(x) // frame
+    frames = x[: n * frame].astype(np.float64).reshape(n, frame)
+    return np.asarray(10 * np.log10(np.mean(frames**2, axis=1) + 1.0), dtype=np.float64)
+
+
+def _threshold(energy: NDArray[np.float64], above_floor_db: float) -> float:
+    """Sound is this far above the file's noise floor (its quietest tenth), and within 50 dB
+    of its loudest frame."""
+    floor = float(np.percentile(energy, 10))
+    return max(floor + above_floor_db, float(energy.max()) - 50.0, 20.0)
+
+
+def activity(
+    samples: ArrayLike, sample_rate: int, above_floor_db: float = SpeechConfig.speech_above_floor_db
+) -> NDArray[np.bool_]:
+    """Which 10 ms frames of one channel hold sound, by the utterance detector's rule.
+
+    Span edges are snapped to it: a recogniser's word times are rough to a word's length,
+    but the pause before a caller starts reading digits is plain in the signal.
+    """
+    energy = _energy_db(samples, max(sample_rate // 100, 1))
+    if len(energy) == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray(energy > _threshold(energy, above_floor_db), dtype=bool)
+
+
 def utterances(pcm: NDArray[np.int16], config: SpeechConfig) -> list[tuple[int, int]]:
     """Sample ranges of speech, split at pauses, each at most ``max_utterance_ms`` long."""
     n = len(pcm) // _FRAME
     if n == 0:
         return []
-    frames = pcm[: n * _FRAME].astype(np.float64).reshape(n, _FRAME)
-    energy = 10 * np.log10(np.mean(frames**2, axis=1) + 1.0)
-    floor = float(np.percentile(energy, 10))
-    threshold = max(floor + config.speech_above_floor_db, float(energy.max()) - 50.0, 20.0)
-    active = np.flatnonzero(energy > threshold)
+    energy = _energy_db(pcm, _FRAME)
+    active = np.flatnonzero(energy > _threshold(energy, config.speech_above_floor_db))
     if len(active) == 0:
         return []
     pause, pad = config.min_pause_ms // 10, config.pad_ms // 10
@@ -334,6 +381,7 @@ __all__ = [
     "SpeechUnavailable",
     "SphinxRecognizer",
     "Transcript",
+    "activity",
     "grammar",
     "phrases",
     "shared_recognizer",

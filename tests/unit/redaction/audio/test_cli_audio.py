@@ -36,10 +36,18 @@ def test_one_file_json_contract_and_no_digits(speech_cache: Path, tmp_path: Path
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert set(doc) == {"segments"}
+    assert set(doc) == {"segments", "totals", "model"}
     assert {s["reason"] for s in doc["segments"]} == {"dtmf", "speech"}
     for seg in doc["segments"]:
-        assert set(seg) == {"start_ms", "end_ms", "reason", "confidence", "channel"}
+        assert set(seg) == {
+            "start_ms",
+            "end_ms",
+            "reason",
+            "confidence",
+            "channel",
+            "unsure",
+            "basis",
+        }
         assert 0 <= seg["confidence"] <= 1 and seg["start_ms"] < seg["end_ms"]
     assert_no_card_data(result.stdout + result.stderr)
     out = read_wav(dst)

@@ -108,4 +108,12 @@ def test_segments_never_hold_digits() -> None:
     assert result.segments
     for seg in result.segments:
         assert "digit" not in repr(seg)
-        assert set(seg.to_dict()) == {"start_ms", "end_ms", "reason", "confidence", "channel"}
+        assert set(seg.to_dict()) == {
+            "start_ms",
+            "end_ms",
+            "reason",
+            "confidence",
+            "channel",
+            "unsure",
+            "basis",
+        }

@@ -80,7 +80,8 @@ def _check_card_data_gone(
     report = json.dumps({"segments": [s.to_dict() for s in result.segments]})
     assert_no_card_data(report)
     assert all(
-        set(s.to_dict()) == {"start_ms", "end_ms", "reason", "confidence", "channel"}
+        set(s.to_dict())
+        == {"start_ms", "end_ms", "reason", "confidence", "channel", "unsure", "basis"}
         for s in result.segments
     )
 

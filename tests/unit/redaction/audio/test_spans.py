@@ -70,21 +70,20 @@ def test_stray_number_words_do_not_join() -> None:
 
 
 @pytest.mark.parametrize(
-    ("prompt", "reason"),
+    ("prompt", "reason", "answer"),
     [
-        ("security code", "code"),
-        ("security", "code"),
-        ("expiry date", "expiry"),
-        ("cvv", "code"),
-        ("card number", "number"),
+        ("security code", "code", "seven three seven"),
+        ("security", "code", "seven three seven"),
+        ("expiry date", "expiry", "oh nine two eight"),
+        ("cvv", "code", "seven three seven"),
+        ("card number", "number", "four one one one one one one one one"),
     ],
 )
-def test_answer_after_a_prompt(prompt: str, reason: str) -> None:
-    words = _timed(f"what is the {prompt}", channel=0) + _timed(
-        "seven three seven", channel=1, start=3000
-    )
+def test_answer_after_a_prompt(prompt: str, reason: str, answer: str) -> None:
+    words = _timed(f"what is the {prompt}", channel=0) + _timed(answer, channel=1, start=3000)
     (run,) = card_runs(words, **AUDIO)
-    assert (run.reason, run.channel) == (reason, 1)
+    assert (run.reason, run.channel, run.sure) == (reason, 1, True)
+    assert all(w.text in answer.split() for w in run.words), "a prompt word was cut"
 
 
 @pytest.mark.parametrize("prompt", ["order number", "zip code", "phone number", "code"])
