@@ -75,16 +75,23 @@ def _authenticate(request: Request) -> ApiKeyInfo:
     return info
 
 
+def cached_key(request: Request) -> ApiKeyInfo | None:
+    """The request's key if this process remembers it (no I/O); None otherwise."""
+    cache = get_runtime(request).api_keys
+    if not cache.enabled:
+        return None
+    info = cache.get(hash_key(_presented_key(request)))
+    if info is not None:
+        request.state.api_key = info
+    return info
+
+
 async def _authenticate_async(request: Request) -> ApiKeyInfo:
     """As :func:`_authenticate`; a key in the cache is answered on the event loop, and only
     a look-up hops to the thread pool (a hop and a GIL hand-over cost more than the rest of
     the check)."""
-    runtime = get_runtime(request)
-    info = runtime.api_keys.get(hash_key(_presented_key(request)))
-    if info is None:
-        return await run_in_threadpool(_authenticate, request)
-    request.state.api_key = info
-    return info
+    info = cached_key(request)
+    return info if info is not None else await run_in_threadpool(_authenticate, request)
 
 
 def SecretKey(scope: str) -> Any:
@@ -104,14 +111,22 @@ def SecretKey(scope: str) -> Any:
     return Depends(declare(dependency, Access("secret_key", scope)))
 
 
-async def publishable_key(request: Request) -> ApiKeyInfo:
-    """The publishable key of the request (``PublishableKey`` is the dependency; a
-    dependency that must do more awaits this)."""
-    info = await _authenticate_async(request)
+def as_publishable(info: ApiKeyInfo) -> ApiKeyInfo:
+    """``info`` if it is a publishable key that may tokenize; the specific 403 otherwise."""
     if info.kind != "publishable":
         raise PublishableKeyRequired
     require_scope(info, "tokens:create")
     return info
+
+
+async def publishable_key(request: Request) -> ApiKeyInfo:
+    """The publishable key of the request (``PublishableKey`` is the dependency)."""
+    return as_publishable(await _authenticate_async(request))
+
+
+def publishable_key_sync(request: Request) -> ApiKeyInfo:
+    """The same, blocking: for a dependency that does more in the same thread-pool hop."""
+    return as_publishable(_authenticate(request))
 
 
 declare(publishable_key, PUBLISHABLE)

@@ -22,7 +22,7 @@ from cardshield.security import probing
 from cardshield.security.apikeys import ApiKeyInfo
 from cardshield.security.permissions import declare
 from cardshield.security.ratelimit import RULES, RateLimiter
-from cardshield.web.deps import PUBLISHABLE, publishable_key
+from cardshield.web.deps import PUBLISHABLE, as_publishable, cached_key, publishable_key_sync
 
 _lock = threading.Lock()
 
@@ -55,15 +55,23 @@ def app_limiter(app: Any) -> RateLimiter:
 async def _limited_publishable(request: Request) -> ApiKeyInfo:
     # Per key and address stops one browser hammering; per key caps a distributed card-
     # testing run against one merchant's page. The key is authenticated first, so
-    # unauthenticated floods never reach the counters.
-    key = await publishable_key(request)
+    # unauthenticated floods never reach the counters. A remembered key counted in memory
+    # needs no I/O and stays on the event loop; anything else (a key look-up, Redis) runs
+    # key check and counting together in one thread-pool hop.
     limiter = app_limiter(request.app)
     ip = request.client.host if request.client else "-"
-    if limiter.shared:  # Redis round trips: off the event loop
-        await run_in_threadpool(_count_tokenize, limiter, key.id, ip)
-    else:  # counting in memory is a few dictionary operations
+    cached = cached_key(request)
+    if cached is not None and not limiter.shared:
+        key = as_publishable(cached)
         _count_tokenize(limiter, key.id, ip)
-    return key
+        return key
+
+    def look_up_and_count() -> ApiKeyInfo:
+        key = publishable_key_sync(request)
+        _count_tokenize(limiter, key.id, ip)
+        return key
+
+    return await run_in_threadpool(look_up_and_count)
 
 
 def _count_tokenize(limiter: RateLimiter, key_id: str, ip: str) -> None:
