@@ -9,6 +9,7 @@ A limited request gets 429 ``rate_limited`` with ``Retry-After``; a probing one 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -39,16 +40,22 @@ def limiter_rules(settings: Settings) -> dict[str, str]:
     }
 
 
-def app_limiter(app: Any) -> RateLimiter:
-    """The app's limiter, created on first use from its runtime's settings."""
-    found: RateLimiter | None = getattr(app.state, "rate_limiter", None)
+def app_limiter(
+    app: Any,
+    *,
+    slot: str = "rate_limiter",
+    rules: Callable[[Settings], Mapping[str, str]] = limiter_rules,
+) -> RateLimiter:
+    """The app's limiter kept in ``app.state.<slot>``, created on first use from its
+    runtime's settings (a route with rules of its own keeps them in a slot of its own)."""
+    found: RateLimiter | None = getattr(app.state, slot, None)
     if found is None:
         with _lock:
-            found = getattr(app.state, "rate_limiter", None)
+            found = getattr(app.state, slot, None)
             if found is None:
                 settings = app.state.runtime.settings
-                found = RateLimiter.for_redis(settings.redis_url, limiter_rules(settings))
-                app.state.rate_limiter = found
+                found = RateLimiter.for_redis(settings.redis_url, rules(settings))
+                setattr(app.state, slot, found)
     return found
 
 

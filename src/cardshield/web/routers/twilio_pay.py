@@ -49,6 +49,7 @@ from cardshield.security.errors import RateLimited
 from cardshield.security.permissions import Access, declare
 from cardshield.security.ratelimit import RateLimiter
 from cardshield.web.deps import get_now, get_runtime
+from cardshield.web.ratelimit import app_limiter
 
 # Open to anyone, authenticated by the connector's HTTP Basic credentials instead of an API
 # key or a session.
@@ -63,12 +64,7 @@ router = APIRouter(tags=["phone"], include_in_schema=False)
 
 
 def _limiter(request: Request) -> RateLimiter:
-    found: RateLimiter | None = getattr(request.app.state, "pay_connector_limiter", None)
-    if found is None:
-        settings = get_runtime(request).settings
-        found = RateLimiter.for_redis(settings.redis_url, limits.rules(settings))
-        request.app.state.pay_connector_limiter = found  # a race builds two; one wins, fine
-    return found
+    return app_limiter(request.app, slot="pay_connector_limiter", rules=limits.rules)
 
 
 def _address(request: Request) -> str:
