@@ -174,10 +174,12 @@ def speech_segments(
         edge_ms=options.edge_ms,
         unsure_ms=options.unsure_ms,
         join_ms=options.join_ms,
-        # On its own leg a speaker's next words after a short pause are the same turn (the
-        # comma in "oh seven, twenty nine"): bridge it, the other speaker is not there to be
-        # cut. On a shared channel that pause may be the turn, so only word-internal dips.
-        bridge_ms=_OWN_LEG_BRIDGE_MS if heard.shape[1] > 1 else CutRules.bridge_ms,
+        # On its own leg the digits a reading still lacks may follow a short pause (the comma
+        # in "oh seven, twenty nine"): bridge it while digits are missing, the other speaker
+        # is not there to be cut. With every digit heard the pause is the edge (the caller's
+        # "yes, that is right" after it is kept). On a shared channel that pause may be the
+        # turn, so only word-internal dips.
+        missing_bridge_ms=_OWN_LEG_BRIDGE_MS if heard.shape[1] > 1 else 0,
     )
     return [
         Segment(c.start_ms, c.end_ms, "speech", c.confidence, c.channel, not c.sure, c.basis)

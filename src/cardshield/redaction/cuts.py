@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from cardshield.redaction.spans import CardRun, Reason, Word
+from cardshield.redaction.spans import FAR_PROMPT_PAIRS, PROMPT_PAIRS, TENS, CardRun, Reason, Word
 
 FRAME_MS = 10  # the activity frames of speech.activity
 #: Confidence of an unsure cut is scaled by this: it says the cut was made for safety.
@@ -40,6 +40,9 @@ class CutRules:
     margin_ms: int = 80  # beyond the pause-snapped edge of the digits
     edge_ms: int = 300  # how far from the words an edge looks for the pause
     bridge_ms: int = 120  # quieter stretches shorter than this are inside a word
+    #: ... or, while the digits heard are fewer than the item has, this (0: ``bridge_ms``):
+    #: on a speaker's own leg the missing digits may follow a comma's pause.
+    missing_bridge_ms: int = 0
     unsure_ms: int = 1000  # how far an edge that found no pause grows on
     join_ms: int = 1000  # cuts this close, with only a pause between, are one
 
@@ -78,11 +81,16 @@ def _snap(
 
 
 def _edge(
-    active: NDArray[np.bool_], word: Word, step: int, stop: int, rules: CutRules
+    active: NDArray[np.bool_], word: Word, step: int, stop: int, rules: CutRules, missing: bool
 ) -> tuple[int, bool]:
-    """One edge of a cut (ms) from the outermost word, and whether a pause was found."""
+    """One edge of a cut (ms) from the outermost word, and whether a pause was found.
+
+    ``missing``: the digits heard are fewer than the item has, so the walk bridges the
+    longer pauses of ``missing_bridge_ms`` (the rest may follow a comma); with every digit
+    heard the first pause is the edge, and the next sentence after it is kept."""
     mid = (word.start + word.end) // 2 // FRAME_MS
-    bridge = max(rules.bridge_ms // FRAME_MS, 1)
+    wide = max(rules.missing_bridge_ms, rules.bridge_ms) if missing else rules.bridge_ms
+    bridge = max(wide // FRAME_MS, 1)
     reach = abs((word.start if step < 0 else word.end) // FRAME_MS - mid)
     limit = reach + rules.edge_ms // FRAME_MS
     frame, found = _snap(active, mid, step, limit, bridge, stop)
@@ -94,16 +102,35 @@ def _edge(
 
 
 def guard_words(words: Sequence[Word], prompt_ends: Sequence[Word]) -> list[Word]:
-    """The recognised words of each prompt (the prompt word and the word of its phrase right
-    after it): a cut never reaches into them."""
+    """The recognised words of each prompt (the prompt word, the word of its phrase right
+    after it, and the first word of a pair such as "card" of "card number"): a cut never
+    reaches into them."""
     out = list(prompt_ends)
     ordered = sorted(words, key=lambda w: (w.start, w.end))
     for i, word in enumerate(ordered):
-        if word in prompt_ends and i + 1 < len(ordered):
+        if word not in prompt_ends:
+            continue
+        if i + 1 < len(ordered):
             nxt = ordered[i + 1]
             if nxt.text in _PHRASE_ENDS and nxt.channel == word.channel and nxt.start == word.end:
                 out.append(nxt)
+        for prev in ordered[max(0, i - 2) : i]:
+            pair = (prev.text, word.text)
+            if (pair in PROMPT_PAIRS or pair in FAR_PROMPT_PAIRS) and prev.channel == word.channel:
+                out.append(prev)
     return out
+
+
+#: Digits an item has at the least, to tell a reading with digits missing from a whole one.
+_ITEM_DIGITS: dict[Reason, int] = {"pan": 15, "number": 15, "expiry": 4, "code": 3}
+
+
+def _missing(parts: Sequence[CardRun]) -> bool:
+    """Whether the digits heard are fewer than the item has (or end on a tens word, whose
+    unit may be the word the recogniser missed: "twenty" of "twenty nine")."""
+    heard = sum(len(run.digits) for run in parts)
+    last = max((w for run in parts for w in run.words), key=lambda w: w.end)
+    return heard < _ITEM_DIGITS[parts[0].reason] or last.text in TENS
 
 
 def speech_cuts(
@@ -125,8 +152,9 @@ def speech_cuts(
         after = [g.start for g in on_channel if g.start >= last.end]
         lo_stop = max(before) // FRAME_MS if before else -1
         hi_stop = (min(after) // FRAME_MS - 1) if after else len(active[channel])
-        start, sure_start = _edge(active[channel], first, -1, lo_stop, rules)
-        end, sure_end = _edge(active[channel], last, 1, hi_stop, rules)
+        missing = _missing(parts)
+        start, sure_start = _edge(active[channel], first, -1, lo_stop, rules, missing)
+        end, sure_end = _edge(active[channel], last, 1, hi_stop, rules, missing)
         spoken = sum(w.end - w.start for w in words)
         confidence = min(1.0, spoken / max(last.end - first.start, 1))
         sure = sure_start and sure_end and all(run.sure for run in parts)
@@ -160,7 +188,7 @@ def _quiet_between(active: NDArray[np.bool_], a_ms: int, b_ms: int, bridge: int)
 def join(cuts: list[Cut], active: Sequence[NDArray[np.bool_]], rules: CutRules) -> list[Cut]:
     """Overlapping cuts of one channel joined, and near ones with only a pause between."""
     out: list[Cut] = []
-    bridge = max(rules.bridge_ms // FRAME_MS, 1)
+    bridge = max(max(rules.bridge_ms, rules.missing_bridge_ms) // FRAME_MS, 1)
     for cut in sorted(cuts, key=lambda c: (c.channel, c.start_ms)):
         last = out[-1] if out else None
         if last is not None and last.channel == cut.channel:

@@ -12,7 +12,8 @@ text), so the same rules serve both:
 * A run that follows a *prompt* is card data whatever its length: a card number
   ("card number"), an expiry ("expiry", "expiration", "expires") or a security code
   ("security code", "security", "verification", "CVV", "CVC"). "card" counts only with
-  "number" right after it: an order number is no prompt. "security" counts alone: a
+  "number" right after it, or "number" with "card" a few words later ("the long number on
+  the front of the card"): an order number is no prompt. "security" counts alone: a
   recogniser often misses the short "code" after it, and a number said right after
   "security" is a security code or a social security number, neither fit to keep. The
   first run within ``prompt_window`` of the prompt qualifies, and so does each next part of
@@ -25,6 +26,7 @@ digits except :attr:`CardRun.digits`, whose ``repr`` is hidden.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -91,6 +93,16 @@ PROMPT_WORDS: dict[str, Reason] = {
 PROMPT_PAIRS: dict[tuple[str, str], Reason] = {
     ("card", "number"): "number",
 }
+#: Pairs said the other way round, with more words between ("the long number on the front
+#: of the card"): the second word may come up to :data:`FAR_PAIR_FACTOR` pair gaps later.
+FAR_PROMPT_PAIRS: dict[tuple[str, str], Reason] = {
+    ("number", "card"): "number",
+}
+FAR_PAIR_FACTOR = 3
+#: "<word> number" names a number that is no card data ("my phone number is ..."): digits
+#: its speaker says right after it are that number, not the answer to a card prompt.
+OTHER_NUMBERS: frozenset[str] = frozenset({"phone", "order", "reference", "tracking"})
+OTHER_PAIRS: frozenset[tuple[str, str]] = frozenset((w, "number") for w in OTHER_NUMBERS)
 #: Words that belong to the vocabulary of prompts (what a recogniser must know).
 PROMPT_VOCABULARY: frozenset[str] = frozenset(
     {*PROMPT_WORDS, *(w for pair in PROMPT_PAIRS for w in pair), "code", "date"},
@@ -237,9 +249,18 @@ def prompts(words: Sequence[Word], pair_gap: int) -> list[tuple[Word, Reason]]:
         if word.text in PROMPT_WORDS:
             found.append((word, PROMPT_WORDS[word.text]))
             continue
+        if i and (words[i - 1].text, word.text) in OTHER_PAIRS:
+            continue  # the "number" of "phone number" opens no "number ... card"
         for nxt in words[i + 1 : i + 3]:  # "card number", "card's number", "card long number"
-            reason = PROMPT_PAIRS.get((word.text, nxt.text))
-            near = nxt.start - word.end <= pair_gap and nxt.channel == word.channel
+            pair = (word.text, nxt.text)
+            reason = PROMPT_PAIRS.get(pair) or FAR_PROMPT_PAIRS.get(pair)
+            gap = pair_gap * (FAR_PAIR_FACTOR if pair in FAR_PROMPT_PAIRS else 1)
+            near = nxt.start - word.end <= gap and nxt.channel == word.channel
+            if reason is not None and near and pair in FAR_PROMPT_PAIRS and found:
+                # "What is the CVV on the back of the card": the question asked is the one
+                # just before; "number ... card" after it is its tail, not a new question.
+                before = found[-1][0]
+                near = not (before.channel == word.channel and word.start - before.end <= gap)
             if reason is not None and near:
                 found.append((nxt, reason))
                 break
@@ -254,6 +275,7 @@ def _answers(
     talk: Talk,
     max_lead_in: int,
     several_channels: bool,
+    named: Sequence[Word] = (),
 ) -> tuple[list[int], list[int]]:
     """Indexes of the runs that answer ``prompt``: the first run that starts before ``until``
     (the prompt's window, cut short by the next prompt or a keyed entry), and each next part
@@ -265,7 +287,9 @@ def _answers(
     the asker's own channel is the rest of the question. On one channel it comes after a
     pause (``talk.pause``): digits heard in the prompt's own tail are not its answer. A run
     that comes only after more than ``max_lead_in`` of other talk on its channel is no answer:
-    "... call me back at ten thirty" after a card was mentioned is ordinary talk.
+    "... call me back at ten thirty" after a card was mentioned is ordinary talk. Nor is a
+    run its speaker names as another number first (``named``: the "number" of each "phone
+    number", "order number" ..., see :data:`OTHER_NUMBERS`).
     """
     after = [i for i, run in enumerate(runs) if run[-1].end > prompt.end]
     near = [i for i in after if runs[i][0].start < until]
@@ -295,14 +319,25 @@ def _answers(
         first = fuller[0] if fuller else first
     if talk.lead_in(channel, prompt.end, runs[first][0].start) > max_lead_in:
         return [], []
+    # "My phone number is ...": the digits after a number its speaker names are that number.
+    names = [w.end for w in named if w.channel == channel and w.end > prompt.end]
+    named_at = min(names, default=None)
+    if named_at is not None and named_at <= runs[first][0].start <= named_at + max_lead_in:
+        return [], []
     chosen, last = [first], runs[first][-1].end
     for i in after:
         if i <= first or runs[i][0].channel != channel:
             continue
         if runs[i][0].start - last > chain or not _answer_part(runs[i]):
             break
+        if named_at is not None and runs[i][0].start >= named_at:
+            break
         chosen.append(i)
         last = runs[i][-1].end
+    if named_at is not None and named_at - last <= chain and len(_digits(runs[first])) < 2:
+        # A lone number word, and then its speaker goes on to name another number: a stray
+        # word heard in "... my phone number is", no answer.
+        return [], []
     return lead, chosen
 
 
@@ -461,8 +496,11 @@ def card_runs(
     ]
     runs.sort(key=lambda r: r[0].start)
     opened = prompts(ordered, prompt_window if pair_gap is None else pair_gap)
+    if talk is not None and len(by_channel) == 1:
+        runs = _split_tails(runs, [p for p, _reason in opened], talk, max_gap)
     chosen: dict[int, CardRun] = {}
     asked = [p.start for p, _reason in opened]
+    named = _named_numbers(ordered, max_gap)
     for chain_id, group in enumerate(_groups(runs, chain, asked)):
         digits = "".join(_digits(runs[i]) for i in group)
         joined = tuple(w for i in group for w in runs[i])
@@ -481,8 +519,10 @@ def card_runs(
                 until = first  # answered on the keypad: the tones are cut as DTMF
         if until <= prompt.end:
             continue
+        if reason == "number" and len(by_channel) > 1 and _stated(runs, prompt, max_gap):
+            continue
         lead, answer = _answers(
-            runs, prompt, until, chain, heard, longest_lead_in, len(by_channel) > 1
+            runs, prompt, until, chain, heard, longest_lead_in, len(by_channel) > 1, named
         )
         if not answer:
             continue
@@ -508,6 +548,58 @@ def card_runs(
         for i, part in parts:
             chosen[i] = CardRun(part, reason, _digits(part), sure, chain_id)
     return [chosen[i] for i in sorted(chosen)]
+
+
+def _split_tails(
+    runs: list[tuple[Word, ...]], ends: Sequence[Word], talk: Talk, max_gap: int
+) -> list[tuple[Word, ...]]:
+    """On one channel, a run that starts in a prompt's own tail ("date" of "expiry date"
+    heard as "eight") and goes on after a pause is split at that pause: the words after it
+    are the answer, said after the turn, and are judged on their own."""
+    out: list[tuple[Word, ...]] = []
+    for run in runs:
+        tail = [p.end for p in ends if p.end <= run[0].start <= p.end + max_gap]
+        if tail and not talk.pause(run[0].channel, tail[0], run[0].start):
+            cut = next(
+                (
+                    j
+                    for j in range(1, len(run))
+                    if talk.pause(run[j].channel, run[j - 1].end, run[j].start)
+                ),
+                None,
+            )
+            if cut is not None:
+                out += [run[:cut], run[cut:]]
+                continue
+        out.append(run)
+    return out
+
+
+def _named_numbers(ordered: Sequence[Word], pair_gap: int) -> list[Word]:
+    """The "number" of every "phone number", "order number" ... (:data:`OTHER_NUMBERS`)."""
+    return [
+        nxt
+        for word, nxt in itertools.pairwise(ordered)
+        if word.text in OTHER_NUMBERS
+        and nxt.text == "number"
+        and nxt.channel == word.channel
+        and nxt.start - word.end <= pair_gap
+    ]
+
+
+def _stated(runs: list[tuple[Word, ...]], prompt: Word, max_gap: int) -> bool:
+    """Whether the speaker of a "card number" goes straight on with a number of three digits
+    or more, said without gaps: "my order number is eight two six three" (heard as "card
+    number ..."), a number stated, not asked for. On a leg of its own no answer from the
+    other speaker is looked for; the stated digits themselves are kept or cut by the length
+    rule, as any. Only for "card number": the rest of a question after "security" or
+    "expiry" is heard as digits too often ("code on" as "ten one") to tell it from this."""
+    for run in runs:
+        if run[0].channel != prompt.channel or run[-1].end <= prompt.end:
+            continue
+        gap = run[0].start - prompt.end
+        return 0 <= gap <= max_gap and _group_part(run)
+    return False
 
 
 def _best_prefix(
@@ -556,7 +648,8 @@ def _first_word_of(ordered: Sequence[Word], last: Word) -> int:
     if last.text in PROMPT_WORDS or i == 0:
         return last.start
     for prev in reversed(ordered[max(0, i - 2) : i]):
-        if (prev.text, last.text) in PROMPT_PAIRS and prev.channel == last.channel:
+        pair = (prev.text, last.text)
+        if (pair in PROMPT_PAIRS or pair in FAR_PROMPT_PAIRS) and prev.channel == last.channel:
             return prev.start
     return last.start
 
@@ -564,6 +657,7 @@ def _first_word_of(ordered: Sequence[Word], last: Word) -> int:
 __all__ = [
     "FILLERS",
     "NUMBER_WORDS",
+    "OTHER_NUMBERS",
     "PROMPT_VOCABULARY",
     "PROMPT_WORDS",
     "CardRun",

@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from cardshield.phone.dsp.errors import AudioError
 from cardshield.redaction import speech_model
-from cardshield.redaction.spans import NUMBER_WORDS, PROMPT_VOCABULARY, Word
+from cardshield.redaction.spans import NUMBER_WORDS, OTHER_NUMBERS, PROMPT_VOCABULARY, Word
 
 RATE = 16000
 _FRAME = RATE // 100  # pocketsphinx's 10 ms frames
@@ -57,7 +57,15 @@ _PHONES = (
 _EXTRA_PRONUNCIATIONS = {"cvv": ["S IY V IY V IY"], "cvc": ["S IY V IY S IY"]}
 _GARBAGE_PREFIX = "ph_"
 # Prompts decoded as one unit each ("security_code"), reported as their two words.
-_PHRASES = (("card", "number"), ("security", "code"), ("expiry", "date"), ("expiration", "date"))
+_PHRASES = (
+    ("card", "number"),
+    ("security", "code"),
+    ("expiry", "date"),
+    ("expiration", "date"),
+    # Other numbers, heard as whole phrases so that "order number" is not taken for "card
+    # number" (their first words are in the grammar only as part of these).
+    *((word, "number") for word in sorted(OTHER_NUMBERS)),
+)
 _JOIN = "_"
 
 
@@ -157,7 +165,7 @@ def phrases() -> list[str]:
 
 def _dictionary(model: Path) -> str:
     """Dictionary lines for the vocabulary (from the shipped one) and one word per phone."""
-    wanted = set(vocabulary())
+    wanted = set(vocabulary()) | {word for pair in _PHRASES for word in pair}
     prons: dict[str, list[str]] = {w: list(p) for w, p in _EXTRA_PRONUNCIATIONS.items()}
     for word, pron in speech_model.dictionary_entries(model / "cmudict-en-us.dict"):
         if word in wanted:

@@ -173,3 +173,64 @@ def test_date_between_digits_is_heard_as_eight() -> None:
     # A lone "date", not between two number words, is left as it is.
     alone = _timed("the date", 0) + _timed("four five one two", 1200)
     assert card_runs(alone, **AUDIO, heard_as={"date": "eight"}) == []
+
+
+def test_a_number_its_speaker_names_is_no_answer() -> None:
+    # "... your card number on file", then the caller: "my phone number is five five five ..."
+    mention = _timed("your card number", 0, channel=0)
+    named = _timed("phone number", 1300, channel=1) + _timed(
+        "five five five two one three eight six four zero", 1900, channel=1
+    )
+    assert card_runs(mention + named, **AUDIO) == []
+    # The same digits with no name before them answer the card prompt (10 digits: a card
+    # number the recogniser half heard): cut.
+    bare = _timed("five five five two one three eight six four zero", 1900, channel=1)
+    assert [r.reason for r in card_runs(mention + bare, **AUDIO)] == ["number"]
+
+
+def test_a_stray_word_before_a_named_number_is_no_answer() -> None:
+    # "for your security ..." and then "nine" heard in "my", then "phone number ...".
+    words = [
+        *_timed("your security", 0, channel=0),
+        Word("nine", 1200, 1350, 1),
+        *_timed("phone number", 1400, channel=1),
+        *_timed("five five five two one three", 2000, channel=1),
+    ]
+    assert card_runs(words, **AUDIO) == []
+
+
+def test_a_card_number_stated_by_its_own_speaker_asks_nothing() -> None:
+    # "my order number is eight two six three" heard as "card number eight two six three":
+    # the agent's "... five thirty" after it (five digits heard) is no answer.
+    words = _timed("card number eight two six three", 0, channel=1) + _timed(
+        "ninety five thirty two two", 2500, channel=0
+    )
+    assert card_runs(words, **AUDIO) == []
+    # Asked, not stated: the other speaker's answer is taken.
+    asked = _timed("card number", 0, channel=1) + _timed("four one one one five", 1500, 0)
+    assert [r.reason for r in card_runs(asked, **AUDIO)] == ["number"]
+    # Digits straight after "security" are still no reason to keep the answer: "code on"
+    # is heard as "ten one" too often.
+    code = _timed("security ten one", 0, channel=0) + _timed("eight two two", 2000, channel=1)
+    assert [r.reason for r in card_runs(code, **AUDIO)] == ["code"]
+
+
+def test_a_cut_stops_at_the_pause_once_every_digit_is_heard() -> None:
+    # The caller's code, 350 ms of quiet, then "yes, that is right" on the same leg.
+    words = _timed("the security code", 0, channel=0) + _timed("two five five", 1500, channel=1)
+    runs = card_runs(words, **AUDIO)
+    active = [_active(6000), _active(6000, (1500, 2350), (2700, 3900))]
+    rules = CutRules(missing_bridge_ms=450)
+    (cut,) = speech_cuts(runs, active, [], rules)
+    assert cut.sure and cut.end_ms == 2350 + rules.margin_ms, "the next sentence is kept"
+    # Two digits of a code heard: the third may follow the pause, so the cut bridges it.
+    short = card_runs(words[:-1], **AUDIO)
+    (cut,) = speech_cuts(short, [active[0], _active(6000, (1500, 2050), (2400, 2700))], [], rules)
+    assert not cut.sure and cut.end_ms >= 2700
+
+
+def test_a_cut_never_reaches_into_the_first_word_of_a_prompt_pair() -> None:
+    words = _timed("five five five two", 0) + _timed("card number", 1400)
+    ends = [w for w, _ in prompts(words, 1000)]
+    guards = guard_words(words, ends)
+    assert {w.text for w in guards} == {"card", "number"}
