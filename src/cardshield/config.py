@@ -49,6 +49,12 @@ class Settings(BaseModel):
         description="The key `cardshield scan` keys finding ids with (32 bytes, mode 0600);"
         " empty means $XDG_CONFIG_HOME/cardshield/scan.key, created on first use.",
     )
+    redaction_review_dir: Path | None = Field(
+        default=None,
+        description="The output folder of `cardshield redact audio DIR --out OUT` (OUT, with"
+        " its redaction-report.json) that the console's recordings page shows to auditors;"
+        " empty: the page is off. Never the source recordings' folder.",
+    )
     retention_days: int | None = Field(
         default=730, ge=1, description="Purge reusable cards unused this long; unset keeps them."
     )
@@ -182,6 +188,12 @@ class Settings(BaseModel):
             if any(c in host for c in "/:") or host.replace(".", "").isdigit():
                 ipaddress.ip_network(host)  # ValueError names what is wrong
         return hosts
+
+    @field_validator("redaction_review_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # CARDSHIELD_REDACTION_REVIEW_DIR= (empty) turns the page off, rather than naming "."
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("card_probe_limit_per_key", "card_probe_limit_per_merchant")
     @classmethod

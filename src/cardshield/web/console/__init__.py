@@ -17,6 +17,7 @@ from cardshield.web.console.pages import (
     dashboard,
     payments,
     phone,
+    recordings,
     saq,
     security_keys,
     signin,
@@ -38,6 +39,7 @@ for _module in (
     users,
     phone,
     saq,
+    recordings,
     static,
 ):
     router.include_router(_module.router)

@@ -30,7 +30,7 @@ from cardshield.security.errors import (
 from cardshield.web.console.render import render
 
 CONSOLE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 DENIED_HEADER = "cardshield-denied"
