@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -30,6 +32,39 @@ def cli(env: dict[str, str], *args: str) -> str:
     )
     assert proc.returncode in (0, 1), proc.stderr
     return proc.stdout
+
+
+@contextmanager
+def traced_app(env: dict[str, str], log: Path, port: int, *options: str) -> Iterator[str]:
+    """The app factory `cardshield serve` runs, under uvicorn logging at trace level (every
+    request's method, path and query string reach ``log``, for the canary checks that read
+    it), on 127.0.0.1:``port``; yields its URL once /readyz answers, stops it afterwards."""
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        *(sys.executable, "-m", "uvicorn", "cardshield.web.asgi:create", "--factory"),
+        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "trace", *options),
+    ]
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(command, env=env, stdout=sink, stderr=sink)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, f"the server exited early:\n{log.read_text()[-2000:]}"
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"not ready:\n{log.read_text()[-2000:]}"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class Node:

@@ -1,8 +1,9 @@
 """``cardshield redact``: mask card data in text streams, transcripts and recordings.
 
 ``text`` filters stdin to stdout (line by line, or as a whole transcript with ``--format``);
-``audio IN -o OUT --json`` redacts one WAV and prints ``{"segments": [{"start_ms",
-"end_ms", "reason", "confidence", "channel"}]}``; ``audio DIR --out DIR2`` redacts a folder
+``audio IN -o OUT --json`` redacts one recording (WAV, FLAC, Ogg/Opus, Ogg/Vorbis or MP3;
+the output keeps its format) and prints ``{"segments": [{"start_ms", "end_ms", "reason",
+"confidence", "channel"}]}``; ``audio DIR --out DIR2`` redacts a folder
 in parallel with a progress bar and a JSON and CSV report; ``adapt-model LIST -o DIR`` fits
 the speech model to a deployment's own transcribed recordings. Digits never reach the
 output, the report or an error message.
@@ -80,8 +81,16 @@ def _transcript(fmt: str) -> None:
 
 @app.command("audio")
 def audio(
-    source: Path = typer.Argument(..., help="A WAV file, or a folder of them (batch mode)."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="Redacted WAV (one file)."),
+    source: Path = typer.Argument(
+        ...,
+        help="A recording (WAV, FLAC, Ogg/Opus, Ogg/Vorbis, MP3), or a folder of them (batch).",
+    ),
+    output: Path | None = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="Redacted recording (one file), in the input's format (.flac for a FLAC input).",
+    ),
     out_dir: Path | None = typer.Option(None, "--out", help="Output folder (batch mode)."),
     mode: str = typer.Option("silence", "--mode", help="Replace card data by 'silence' or 'beep'."),
     beep_hz: float = typer.Option(1000.0, "--beep-hz", help="Beep frequency (100-3400 Hz)."),
@@ -98,9 +107,10 @@ def audio(
 ) -> None:
     """Silence (or beep out) DTMF tones and spoken card data in recordings.
 
-    WAV in 16-bit PCM, mu-law or A-law, mono or stereo (each channel on its own), any rate.
-    The output keeps the input's rate and encoding; outside the redacted spans every sample
-    is unchanged.
+    WAV (16/24-bit PCM, mu-law, A-law, GSM 6.10), FLAC (16/24-bit), Ogg/Opus, Ogg/Vorbis
+    or MP3; mono or stereo (each channel on its own), any rate. The output keeps the input's
+    format, rate and encoding. Outside the redacted spans every sample is unchanged in the
+    lossless formats; GSM 6.10, Opus, Vorbis and MP3 are decoded, redacted and encoded again.
     """
     from cardshield.redaction.audio import RedactOptions
 
@@ -129,17 +139,27 @@ def audio(
         _batch(source, out_dir, options, jobs, resume, as_json)
     else:
         if output is None:
-            _fail("a file needs -o OUT.wav")
+            _fail("a file needs -o OUT (in the input's format)")
         _single(source, output, options, as_json)
 
 
 def _single(source: Path, output: Path, options: RedactOptions, as_json: bool) -> None:
-    from cardshield.phone.dsp import read_wav, write_wav
     from cardshield.redaction.audio import redact_audio
+    from cardshield.redaction.formats import read_recording, write_recording
 
     try:
-        result = redact_audio(read_wav(source), options)
-        write_wav(output, result.audio)
+        recording = read_recording(source)
+    except CardshieldError as exc:
+        _fail(exc.message)
+    if output.suffix.lower() not in recording.suffixes:
+        # No conversion: the format decides what stays bit-exact, so it stays the input's.
+        _fail(
+            f"{output.name}: the output keeps the input's format ({recording.kind}); "
+            f"name it {output.stem}{recording.suffixes[0]}"
+        )
+    try:
+        result = redact_audio(recording.audio, options)
+        write_recording(output, result.audio, like=recording, cuts=result.segments)
     except CardshieldError as exc:
         _fail(exc.message)
     if as_json:

@@ -4,15 +4,17 @@
 
     report = run_batch(Path("calls"), Path("redacted"), RedactOptions(), jobs=2, resume=True)
 
-Every ``*.wav`` under the source folder is redacted into the same relative path under the
-output folder, by a pool of worker processes (each loads its own recogniser once). After
-each file the report is rewritten, as ``redaction-report.json`` and ``redaction-report.csv``
-in the output folder, so an interrupted run loses nothing: with ``resume`` a file whose
+Every recording under the source folder (a name ending in one of
+:data:`~.formats.SUPPORTED_SUFFIXES`: WAV, FLAC, Ogg/Opus, Ogg/Vorbis, MP3) is redacted into
+the same relative path under the output folder, in its own format (:mod:`.formats`), by a
+pool of worker processes (each loads its own recogniser once). After each file the report
+is rewritten, as ``redaction-report.json`` and ``redaction-report.csv`` in the output
+folder, so an interrupted run loses nothing: with ``resume`` a file whose
 report entry is done, whose input still has the recorded SHA-256 and whose output exists is
 skipped, as long as the report was made with the same settings (mode, beep, speech, rules
 and speech model: the report records their fingerprint). The report lists spans, reasons,
-confidence and duration per file; it never holds digits. A file that cannot be read is
-reported with its error and the batch goes on.
+confidence and duration per file; it never holds digits. A file that cannot be read (damaged,
+or in a format or encoding not supported) is reported with its error and the batch goes on.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cardshield.errors import CardshieldError
-from cardshield.phone.dsp import read_wav, write_wav
 from cardshield.redaction.audio import RedactOptions, Segment, redact_audio
+from cardshield.redaction.formats import SUPPORTED_SUFFIXES, read_recording, write_recording
 from cardshield.safetext import csv_text
 
 REPORT_JSON = "redaction-report.json"
@@ -186,11 +188,11 @@ def sha256_of(path: Path) -> str:
 
 
 def recordings(source: Path, exclude: Path | None = None) -> list[Path]:
-    """The WAV files under ``source`` (sorted), leaving out anything under ``exclude``."""
+    """The recordings under ``source`` (sorted), leaving out anything under ``exclude``."""
     skip = exclude.resolve() if exclude is not None else None
     found = []
     for path in source.rglob("*"):
-        if not path.is_file() or path.suffix.lower() != ".wav":
+        if not path.is_file() or path.suffix.lower() not in SUPPORTED_SUFFIXES:
             continue
         if skip is not None and path.resolve().is_relative_to(skip):
             continue
@@ -202,10 +204,10 @@ def redact_file(source: Path, target: Path, options: RedactOptions, name: str) -
     """Redact one recording (runs in a worker process)."""
     digest = sha256_of(source)
     try:
-        audio = read_wav(source)
-        result = redact_audio(audio, options)
+        recording = read_recording(source)
+        result = redact_audio(recording.audio, options)
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_wav(target, result.audio)
+        write_recording(target, result.audio, like=recording, cuts=result.segments)
     except CardshieldError as exc:
         return FileResult(name, digest, "error", error=exc.message)
     return FileResult(name, digest, "done", result.duration_ms, result.segments)

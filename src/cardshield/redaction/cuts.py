@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from cardshield.redaction.spans import FAR_PROMPT_PAIRS, PROMPT_PAIRS, TENS, CardRun, Reason, Word
+from cardshield.redaction.spans import TENS, CardRun, Reason, Word, pair_start
 
 FRAME_MS = 10  # the activity frames of speech.activity
 #: Confidence of an unsure cut is scaled by this: it says the cut was made for safety.
@@ -114,10 +114,7 @@ def guard_words(words: Sequence[Word], prompt_ends: Sequence[Word]) -> list[Word
             nxt = ordered[i + 1]
             if nxt.text in _PHRASE_ENDS and nxt.channel == word.channel and nxt.start == word.end:
                 out.append(nxt)
-        for prev in ordered[max(0, i - 2) : i]:
-            pair = (prev.text, word.text)
-            if (pair in PROMPT_PAIRS or pair in FAR_PROMPT_PAIRS) and prev.channel == word.channel:
-                out.append(prev)
+        out.extend(prev for prev in ordered[max(0, i - 2) : i] if pair_start(prev, word))
     return out
 
 

@@ -642,14 +642,20 @@ def _best_prefix(
     return best
 
 
+def pair_start(prev: Word, last: Word) -> bool:
+    """Whether ``prev`` is the first word of a prompt pair that ``last`` ends ("card" of
+    "card number", "number" of "number ... card"), on the same channel."""
+    pair = (prev.text, last.text)
+    return (pair in PROMPT_PAIRS or pair in FAR_PROMPT_PAIRS) and prev.channel == last.channel
+
+
 def _first_word_of(ordered: Sequence[Word], last: Word) -> int:
     """Where the prompt that ends with ``last`` starts (its pair's first word, if any)."""
     i = ordered.index(last)
     if last.text in PROMPT_WORDS or i == 0:
         return last.start
     for prev in reversed(ordered[max(0, i - 2) : i]):
-        pair = (prev.text, last.text)
-        if (pair in PROMPT_PAIRS or pair in FAR_PROMPT_PAIRS) and prev.channel == last.channel:
+        if pair_start(prev, last):
             return prev.start
     return last.start
 
@@ -670,6 +676,7 @@ __all__ = [
     "card_runs",
     "is_number_word",
     "number_runs",
+    "pair_start",
     "prompts",
     "spell_digits",
 ]

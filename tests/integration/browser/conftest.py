@@ -11,10 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+import pyotp
 import pytest
 
 from cardshield.config import Settings
@@ -31,6 +28,7 @@ from cardshield.runtime import open_runtime
 from cardshield.security.apikeys import create_key, revoke
 from cardshield.storage import make_engine, upgrade
 from tests.integration.browser.shop_pages import ShopPages, serve_shop
+from tests.servers import free_port, traced_app
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
 
@@ -73,27 +71,6 @@ class Stack:
         )
         with urllib.request.urlopen(request, timeout=5) as resp:
             return json.loads(resp.read())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"cardshield serve exited early:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"cardshield serve did not become ready:\n{log.read_text()[-2000:]}")
 
 
 @dataclass(frozen=True)
@@ -144,8 +121,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with serve_shop() as (shop_server, shop_port):
         shop = f"http://localhost:{shop_port}"
         keys = _provision(data_dir, shop)
-        port = _free_port()
-        cardshield = f"http://127.0.0.1:{port}"
+        port = free_port()
         env = {
             **os.environ,
             "CARDSHIELD_DATA_DIR": str(data_dir),
@@ -155,18 +131,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             # WebAuthn binds keys to a host name: the console's is localhost.
             "CARDSHIELD_CONSOLE_URL": f"http://localhost:{port}",
         }
-        # uvicorn on the app factory `cardshield serve` runs, logging at trace level: every
-        # request's method, path and query string is in the log the canary check reads.
-        command = [
-            *(sys.executable, "-m", "uvicorn", "cardshield.web.asgi:create", "--factory"),
-            *("--host", "127.0.0.1", "--log-level", "trace", "--no-access-log"),
-        ]
-        with log.open("wb") as sink:
-            proc = subprocess.Popen(
-                [*command, "--port", str(port)], env=env, stdout=sink, stderr=sink
-            )
-        try:
-            _wait_ready(cardshield, proc, log)
+        with traced_app(env, log, port, "--no-access-log") as cardshield:
             with urllib.request.urlopen(cardshield + "/elements/v1/sri.json") as resp:
                 integrity = json.loads(resp.read())["cardshield.js"]
             pages = ShopPages(cardshield, keys.publishable, integrity, shop)
@@ -183,13 +148,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 merchant=keys.merchant,
                 spare_key=keys.spare_key,
             )
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +180,19 @@ def open_page(browser: Any, width: int = 640, height: int = 480) -> Iterator[Any
         yield page
     finally:
         context.close()
+
+
+def sign_in_and_enroll(page: Any, base: str, username: str, password: str) -> None:
+    """Sign in for the first time at ``base``, enrolling TOTP from the key on the page."""
+    page.goto(f"{base}/console/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/enroll**")
+    key = page.locator("#totp-secret").inner_text().strip()
+    page.fill("input[name=code]", pyotp.TOTP(key).now())
+    page.click("button[type=submit]")
+    page.click("text=Continue")
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from cardshield.cards import PAN, Expiry
 from cardshield.config import Settings
 from cardshield.runtime import open_runtime
 from tests.conftest import CANARY_PAN, assert_no_card_data
-from tests.integration.browser.conftest import Stack
+from tests.integration.browser.conftest import Stack, sign_in_and_enroll
 
 pytestmark = pytest.mark.integration
 
@@ -55,19 +55,6 @@ def _captured_payment(stack: Stack) -> str:
         return str(payment.id)
     finally:
         runtime.close()
-
-
-def _sign_in_and_enroll(base: str, page: Any, username: str) -> None:
-    """Sign in for the first time at ``base``, enrolling TOTP from the key on the page."""
-    page.goto(f"{base}/console/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/console/enroll**")
-    key = page.locator("#totp-secret").inner_text().strip()
-    page.fill("input[name=code]", pyotp.TOTP(key).now())
-    page.click("button[type=submit]")
-    page.click("text=Continue")
 
 
 def _pages_seen(page: Any, seen: list[str]) -> None:
@@ -124,7 +111,7 @@ def test_auditor_reads_the_audit_log_and_verifies_the_chain(
     stack: Stack, page: Any, artifacts: Path
 ) -> None:
     _add_operator(stack, "audit.amy", "auditor")
-    _sign_in_and_enroll(stack.cardshield, page, "audit.amy")
+    sign_in_and_enroll(page, stack.cardshield, "audit.amy", PASSWORD)
     page.wait_for_url("**/console/dashboard")
     assert page.locator("svg.chart").count() == 3
     page.goto(f"{stack.cardshield}/console/audit?action=operator.login")
@@ -160,7 +147,7 @@ def test_add_a_security_key_and_sign_in_with_it(stack: Stack, page: Any, artifac
     )["authenticatorId"]
     page.on("dialog", lambda dialog: dialog.accept())
 
-    _sign_in_and_enroll(stack.console, page, "key.kim")
+    sign_in_and_enroll(page, stack.console, "key.kim", PASSWORD)
     page.wait_for_url("**/console/payments")
     page.goto(f"{stack.console}/console/account")
     page.click("#new-security-key")  # just signed in: no confirmation needed yet

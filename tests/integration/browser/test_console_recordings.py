@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyotp
 import pytest
 
 from cardshield.config import Settings
 from cardshield.crypto.kms import init_kms
 from cardshield.storage import make_engine, upgrade
 from tests.conftest import assert_no_card_data
-from tests.integration.browser.conftest import _free_port, _wait_ready, open_page
+from tests.integration.browser.conftest import open_page, sign_in_and_enroll
+from tests.servers import free_port, traced_app
 from tests.unit.web.console.recording_calls import CANARY, KEYED, QUIET, redacted_folder
 
 pytestmark = pytest.mark.integration
@@ -69,25 +69,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         input=PASSWORD + "\n", capture_output=True, text=True, env=env, timeout=60, check=False,
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     log = root / "server.log"
-    command = [
-        *(sys.executable, "-m", "uvicorn", "cardshield.web.asgi:create", "--factory"),
-        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "trace"),
-    ]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(command, env=env, stdout=sink, stderr=sink)
-    try:
-        _wait_ready(url, proc, log)
+    with traced_app(env, log, free_port()) as url:
         yield Server(url, log, review)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def png_pixels(blob: bytes) -> np.ndarray:
@@ -130,14 +114,7 @@ def png_pixels(blob: bytes) -> np.ndarray:
 def _sign_in(page: Any, base: str) -> None:
     page.goto(f"{base}/console/recordings")
     assert "/console/login" in page.url
-    page.fill("input[name=username]", "rec.auditor")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/console/enroll**")
-    key = page.locator("#totp-secret").inner_text().strip()
-    page.fill("input[name=code]", pyotp.TOTP(key).now())
-    page.click("button[type=submit]")
-    page.click("text=Continue")
+    sign_in_and_enroll(page, base, "rec.auditor", PASSWORD)
     page.wait_for_url("**/console/**")
 
 
@@ -153,8 +130,8 @@ def test_an_auditor_reviews_a_redacted_call(server: Server, browser: Any, tmp_pa
         _sign_in(page, server.url)
         page.goto(f"{server.url}/console/recordings")
         assert page.locator("header nav a[aria-current=page]").inner_text() == "Recordings"
-        assert page.locator("#recordings tbody tr").count() == 4
-        assert "4 files, 1 failed" in page.locator("#recordings-totals").inner_text()
+        assert page.locator("#recordings tbody tr").count() == 5
+        assert "5 files, 1 failed" in page.locator("#recordings-totals").inner_text()
         seen = [page.content()]
 
         page.click(f"a[href='/console/recordings/{KEYED}']")

@@ -23,7 +23,7 @@ from cardshield.runtime import open_runtime
 from cardshield.security.apikeys import create_key
 from cardshield.storage import make_engine, upgrade
 from tests.conftest import CANARY_CVV, CANARY_PAN
-from tests.integration.browser.conftest import _free_port, _wait_ready
+from tests.servers import free_port, traced_app
 from tests.unit.phone.pay_connector.support import (
     DECLINED,
     PATH,
@@ -88,18 +88,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     pair = json.loads(
         _cli(env, "pay-connector", "credentials", "create", "--merchant", merchant, "--json")
     )
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     log = data_dir / "server.log"
-    # The app factory `cardshield serve` runs, with uvicorn logging every request at trace.
-    command = [
-        *(sys.executable, "-m", "uvicorn", "cardshield.web.asgi:create", "--factory"),
-        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "trace"),
-    ]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(command, env=env, stdout=sink, stderr=sink)
-    try:
-        _wait_ready(url, proc, log)
+    with traced_app(env, log, free_port()) as url:
         yield Server(
             url,
             merchant,
@@ -109,13 +99,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             log,
             settings,
         )
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_twilio_pay_against_a_live_server(server: Server) -> None:

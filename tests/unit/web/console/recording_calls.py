@@ -3,6 +3,8 @@ batch (``run_batch``, DTMF only for speed), so the page reads a report the CLI w
 
 * ``day1/keyed.wav``: stereo mu-law at 8 kHz; the caller (channel 2) keys the canary card
   number as DTMF between bursts of noise ("talk") on both legs;
+* ``day1/wide.flac``: the same kind of call as 24-bit stereo FLAC at 8 kHz (the page reads
+  every format the batch writes);
 * ``quiet.wav``: mono 16-bit PCM at 16 kHz, noise only (nothing cut); the report is then
   given one spoken, unsure span on it by hand, as the speech rules would write one;
 * ``broken.wav``: not a WAV file (the report lists it as an error);
@@ -15,6 +17,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
 from cardshield.phone.dsp import Audio, generate, write_wav
@@ -23,6 +26,7 @@ from cardshield.redaction.batch import REPORT_JSON, run_batch
 
 CANARY = "4111111111111111"
 KEYED = "day1/keyed.wav"
+WIDE = "day1/wide.flac"
 QUIET = "quiet.wav"
 BROKEN = "broken.wav"
 CARD_NAMED = f"card-{CANARY}.wav"
@@ -56,6 +60,7 @@ def keyed_call(seed: int = 1) -> NDArray[np.float64]:
 def make_sources(source: Path) -> None:
     (source / "day1").mkdir(parents=True)
     write_wav(source / KEYED, Audio.from_linear(keyed_call(), 8000, "mulaw"))
+    sf.write(source / WIDE, keyed_call(seed=3) / 32768.0, 8000, subtype="PCM_24", format="FLAC")
     quiet = _talk(np.random.default_rng(7), 16000 * 2, 16000)
     write_wav(source / QUIET, Audio.from_linear(quiet, 16000, "pcm16"))
     (source / BROKEN).write_bytes(b"this is not a wav file")

@@ -20,13 +20,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf  # type: ignore[import-untyped]
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from cardshield.config import load_settings
 from cardshield.phone.dsp import Audio, detect, read_wav
 from cardshield.redaction.audio import Segment
 from cardshield.redaction.batch import REPORT_JSON, BatchReport, FileResult
 from cardshield.security.permissions import Role
+from cardshield.storage.schema import audit_log
 from cardshield.web.console.pages.recordings import ENV_NAME, RecordingNotFound, load_review
 from cardshield.web.console.routing import DENIED_HEADER
 from cardshield.web.console.waveform import COLUMNS, envelope, waveform_svg
@@ -37,6 +40,7 @@ from tests.unit.web.console.recording_calls import (
     CARD_NAMED,
     KEYED,
     QUIET,
+    WIDE,
     redacted_folder,
 )
 from tests.unit.web.console.support import Console, build_console
@@ -124,7 +128,7 @@ def test_the_report_as_a_table_with_totals(console: Console, out: Path, clients:
     assert rows[QUIET][1:] == ["2.0", "1", "0.0", "0.5", "1", "done"]
     assert rows[BROKEN][2:6] == ["0", "0.0", "0.0", "0"]
     assert rows[BROKEN][6].startswith("error") and _unreadable(rows[BROKEN][6])
-    for name in (KEYED, QUIET, BROKEN):
+    for name in (KEYED, WIDE, QUIET, BROKEN):
         assert f'href="/console/recordings/{name}"' in body
     totals = _cell_texts(page.text.split('id="recordings-totals">')[1].split("</tr>")[0])
     folder = report.totals()
@@ -132,7 +136,7 @@ def test_the_report_as_a_table_with_totals(console: Console, out: Path, clients:
     assert isinstance(by, dict)
     duration = sum(f.duration_ms for f in report.files) / 1000
     assert totals == [
-        "4 files, 1 failed", f"{duration:.1f}", str(folder["spans"]), f"{by['dtmf']:.1f}",
+        "5 files, 1 failed", f"{duration:.1f}", str(folder["spans"]), f"{by['dtmf']:.1f}",
         f"{by['speech']:.1f}", "1", "",
     ]  # fmt: skip
 
@@ -199,6 +203,59 @@ def test_the_audio_is_the_redacted_file_as_pcm_wav(
     )
     assert past.status_code == 416
     assert client.get(f"/console/recordings/{BROKEN}/audio").status_code == 404
+
+
+def test_a_flac_recording_plays_as_its_top_16_bits_without_the_tones(
+    console: Console, out: Path, clients: Clients
+) -> None:
+    client = signed_in(console, Role.AUDITOR, clients)
+    page = client.get(f"/console/recordings/{WIDE}")
+    assert page.status_code == 200, page.text
+    assert len(re.findall(r'<svg class="waveform"', page.text)) == 2
+    served = client.get(f"/console/recordings/{WIDE}/audio")
+    assert served.status_code == 200
+    audio = read_wav(served.content)
+    stored, rate = sf.read(out / WIDE, dtype="int32", always_2d=True)
+    assert rate == audio.sample_rate == 8000
+    assert np.array_equal(audio.data, (stored >> 16).astype(np.int16))
+    wide = next(f for f in _report(out).files if f.file == WIDE)
+    assert wide.segments and all(s.channel == 1 for s in wide.segments)
+    assert detect(audio.data[:, 1], 8000) == []
+
+
+def _entries(console: Console, action: str) -> list[tuple[str, str | None]]:
+    with console.engine.connect() as conn:
+        rows = conn.execute(
+            select(audit_log.c.actor, audit_log.c.target)
+            .where(audit_log.c.action == action)
+            .order_by(audit_log.c.seq)
+        )
+        return [(r.actor, r.target) for r in rows]
+
+
+def test_each_view_and_each_playback_is_audited(
+    console: Console, out: Path, clients: Clients
+) -> None:
+    client = signed_in(console, Role.AUDITOR, clients)
+    viewed = len(_entries(console, "console.recording_viewed"))
+    played = len(_entries(console, "console.recording_played"))
+    assert client.get(f"/console/recordings/{KEYED}").status_code == 200
+    after = _entries(console, "console.recording_viewed")
+    assert len(after) == viewed + 1
+    actor, target = after[-1]
+    assert actor.startswith("operator:") and target == KEYED
+    # A player's first request and its seeks: one playback, however many ranges follow.
+    url = f"/console/recordings/{KEYED}/audio"
+    assert client.get(url, headers={"range": "bytes=0-"}).status_code == 206
+    assert client.get(url, headers={"range": "bytes=4000-"}).status_code == 206
+    assert client.get(url, headers={"range": "bytes=-10"}).status_code == 206
+    plays = _entries(console, "console.recording_played")
+    assert len(plays) == played + 1 and plays[-1] == (actor, KEYED)
+    assert client.get(url).status_code == 200
+    assert len(_entries(console, "console.recording_played")) == played + 2
+    # Names outside the report are refused before anything is recorded.
+    assert client.get("/console/recordings/nope.wav").status_code == 404
+    assert len(_entries(console, "console.recording_viewed")) == viewed + 1
 
 
 def test_only_names_in_the_report_resolve(console: Console, out: Path, clients: Clients) -> None:
@@ -357,7 +414,7 @@ def test_no_page_and_no_audio_byte_holds_the_card_number(
         assert "card-411111******1111.wav" in index.text  # masked, and not linked
         assert 'href="/console/recordings/card-' not in index.text
         links = re.findall(r'href="(/console/recordings/[^"]+)"', index.text)
-        assert len(links) == 3
+        assert len(links) == 4
         for link in links:
             page = client.get(link)
             assert page.status_code == 200
@@ -372,7 +429,7 @@ def test_no_page_and_no_audio_byte_holds_the_card_number(
             refused = client.get(url)
             assert refused.status_code == 404
             seen.append(refused.content)
-    assert len(seen) == 9
+    assert len(seen) == 11
     for blob in seen:
         assert_no_card_data(blob, pans=PANS)
         assert_no_card_data(blob.decode("latin-1"), pans=PANS)
@@ -413,4 +470,4 @@ def test_the_setting_names_the_folder_and_empty_turns_the_page_off(tmp_path: Pat
 def _unreadable(text: str) -> bool:
     """The reader's one-line reason for a file that is no recording (WAV reader or the
     multi-format one)."""
-    return "not a WAV file" in text or "not a recording in a supported format" in text
+    return "not a WAV file" in text or "not a supported recording" in text

@@ -29,10 +29,12 @@ from starlette.responses import Response
 
 from cardshield.config import ENV_PREFIX
 from cardshield.errors import InvalidRequestError
-from cardshield.phone.dsp import Audio, AudioError, read_wav
+from cardshield.phone.dsp import Audio, AudioError
 from cardshield.phone.dsp.wav import wav_bytes
 from cardshield.redaction import redact
 from cardshield.redaction.batch import REPORT_JSON, BatchReport, FileResult
+from cardshield.redaction.formats import read_recording
+from cardshield.security.audit import append as audit
 from cardshield.security.permissions import Permission
 from cardshield.web.console.auth import Principal, Require
 from cardshield.web.console.render import inline_svg, render
@@ -179,11 +181,26 @@ def recordings(request: Request, _principal: Reader) -> Response:
 def _audio(path: Path) -> Audio:
     if not path.is_file():
         raise AudioError("the redacted file is missing from the review folder")
-    return read_wav(path)
+    return read_recording(path).audio
+
+
+def _audited(request: Request, principal: Principal, action: str, entry: FileResult) -> None:
+    """Who looked at or listened to which redacted recording (PCI DSS 10.2.1: access to
+    data from the card data environment is logged, even where the data was taken out)."""
+    with services(request).engine.begin() as conn:
+        audit(
+            conn,
+            now=principal.now,
+            actor=principal.actor,
+            action=action,
+            merchant_id=principal.merchant_scope,
+            target=redact(entry.file)[:128],
+            details={"spans": len(entry.segments), "status": entry.status},
+        )
 
 
 @router.get("/recordings/{file:path}/audio")
-def recording_audio(request: Request, file: str, _principal: Reader) -> Response:
+def recording_audio(request: Request, file: str, principal: Reader) -> Response:
     """The redacted file as 16-bit PCM WAV (a single byte range when the browser asks)."""
     entry, path = _review(request).entry(file)
     if entry.status != "done":
@@ -195,6 +212,9 @@ def recording_audio(request: Request, file: str, _principal: Reader) -> Response
     body = wav_bytes(Audio.from_linear(audio.linear(), audio.sample_rate))
     headers = {"cache-control": "no-store", "accept-ranges": "bytes"}
     wanted = _RANGE.fullmatch(request.headers.get("range", "").strip())
+    if wanted is None or wanted.group(1) == "0" or not (wanted.group(1) or wanted.group(2)):
+        # One entry per playback: a player asks for the start once, then seeks in ranges.
+        _audited(request, principal, "console.recording_played", entry)
     if wanted is None or not (wanted.group(1) or wanted.group(2)):
         return Response(body, media_type="audio/wav", headers=headers)
     first, last = wanted.group(1), wanted.group(2)
@@ -210,9 +230,10 @@ def recording_audio(request: Request, file: str, _principal: Reader) -> Response
 
 
 @router.get("/recordings/{file:path}")
-def recording(request: Request, file: str, _principal: Reader) -> Response:
+def recording(request: Request, file: str, principal: Reader) -> Response:
     review = _review(request)
     entry, path = review.entry(file)
+    _audited(request, principal, "console.recording_viewed", entry)
     channels: list[dict[str, Any]] = []
     problem = None
     if entry.status == "done":
