@@ -81,18 +81,30 @@ def _snap(
 
 
 def _edge(
-    active: NDArray[np.bool_], word: Word, step: int, stop: int, rules: CutRules, missing: bool
+    active: NDArray[np.bool_], word: Word, step: int, stop: int, rules: CutRules, missing: int
 ) -> tuple[int, bool]:
     """One edge of a cut (ms) from the outermost word, and whether a pause was found.
 
-    ``missing``: the digits heard are fewer than the item has, so the walk bridges the
-    longer pauses of ``missing_bridge_ms`` (the rest may follow a comma); with every digit
-    heard the first pause is the edge, and the next sentence after it is kept."""
+    ``missing``: how many digits the item has beyond those heard. While some are missing
+    the walk bridges the longer pauses of ``missing_bridge_ms`` (the rest may follow a
+    comma); with every digit heard the first pause is the edge, and the next sentence after
+    it is kept. So is it on the right when the sound between the last word heard and that
+    pause is long enough to hold the missing digits (``DIGIT_MS`` each): they were said
+    there, unrecognised ("seven three [four]"), and what follows the pause is the next
+    sentence ("yes, that is right")."""
     mid = (word.start + word.end) // 2 // FRAME_MS
-    wide = max(rules.missing_bridge_ms, rules.bridge_ms) if missing else rules.bridge_ms
-    bridge = max(wide // FRAME_MS, 1)
     reach = abs((word.start if step < 0 else word.end) // FRAME_MS - mid)
     limit = reach + rules.edge_ms // FRAME_MS
+    narrow = max(rules.bridge_ms // FRAME_MS, 1)
+    bridge = narrow
+    if missing and rules.missing_bridge_ms > rules.bridge_ms:
+        bridge = rules.missing_bridge_ms // FRAME_MS
+        if step > 0:
+            reach_all = limit + rules.unsure_ms // FRAME_MS  # as far as the edge may go
+            first, found = _snap(active, mid, step, reach_all, narrow, stop)
+            unheard = (first + 1) * FRAME_MS - word.end
+            if found and unheard >= missing * DIGIT_MS:
+                bridge = narrow
     frame, found = _snap(active, mid, step, limit, bridge, stop)
     if not found:
         frame, found = _snap(active, frame, step, rules.unsure_ms // FRAME_MS, bridge, stop)
@@ -122,12 +134,18 @@ def guard_words(words: Sequence[Word], prompt_ends: Sequence[Word]) -> list[Word
 _ITEM_DIGITS: dict[Reason, int] = {"pan": 15, "number": 15, "expiry": 4, "code": 3}
 
 
-def _missing(parts: Sequence[CardRun]) -> bool:
-    """Whether the digits heard are fewer than the item has (or end on a tens word, whose
-    unit may be the word the recogniser missed: "twenty" of "twenty nine")."""
+#: How long one digit word takes at the least, said fast ("six" at 190 words a minute).
+DIGIT_MS = 200
+
+
+def _missing(parts: Sequence[CardRun]) -> int:
+    """How many digits the item has beyond those heard (one at the least for a reading that
+    ends on a tens word, whose unit may be the word the recogniser missed: "twenty" of
+    "twenty nine"); 0 when none are missing."""
     heard = sum(len(run.digits) for run in parts)
     last = max((w for run in parts for w in run.words), key=lambda w: w.end)
-    return heard < _ITEM_DIGITS[parts[0].reason] or last.text in TENS
+    short = max(_ITEM_DIGITS[parts[0].reason] - heard, 0)
+    return max(short, 1) if last.text in TENS else short
 
 
 def speech_cuts(

@@ -361,11 +361,23 @@ def _answer_part(run: tuple[Word, ...]) -> bool:
     return len(_digits(run)) >= 2 and coverage(run) >= GROUP_COVERAGE
 
 
-def _groups(runs: list[tuple[Word, ...]], chain: int, asked: Sequence[int] = ()) -> list[list[int]]:
+def _groups(
+    runs: list[tuple[Word, ...]],
+    chain: int,
+    asked: Sequence[int] = (),
+    named: Sequence[Word] = (),
+    named_chain: int | None = None,
+) -> list[list[int]]:
     """Runs read out as parts of one number: on one channel, each a group part (the last may
     be shorter once eight digits are in), each starting within ``chain`` of the one before
     (a run stands alone otherwise), with no prompt (its times in ``asked``) between them: a
-    question between two runs makes them answers to two questions."""
+    question between two runs makes them answers to two questions.
+
+    ``named`` are the "number" words of named numbers ("my phone number is ..."): the digits
+    before one and after it are two numbers, and the parts of the number it names follow each
+    other within ``named_chain`` (said as one number, not read off a card with pauses), so
+    what its speaker says after the pause that ends it ("yes, that is right" heard as
+    "thirteen eight") is not a further part."""
     groups: list[list[int]] = []
     open_by_channel: dict[int, list[int]] = {}
     for i, run in enumerate(runs):
@@ -378,8 +390,14 @@ def _groups(runs: list[tuple[Word, ...]], chain: int, asked: Sequence[int] = ())
             fits = _group_part(run) or (
                 so_far >= 2 * GROUP_DIGITS + 2 and coverage(run) >= GROUP_COVERAGE
             )
-            between = any(prev[-1].end <= t <= run[0].start for t in asked)
-            near = run[0].start - prev[-1].end <= chain
+            head = runs[current[0]][0]
+            names = [w for w in named if w.channel == channel]
+            between = any(prev[-1].end <= t <= run[0].start for t in asked) or any(
+                prev[-1].end <= w.end <= run[0].start for w in names
+            )
+            is_named = any(0 <= head.start - w.end <= chain for w in names)
+            gap = named_chain if is_named and named_chain is not None else chain
+            near = run[0].start - prev[-1].end <= gap
             if _group_part(prev) and fits and near and not between:
                 current.append(i)
                 continue
@@ -501,7 +519,8 @@ def card_runs(
     chosen: dict[int, CardRun] = {}
     asked = [p.start for p, _reason in opened]
     named = _named_numbers(ordered, max_gap)
-    for chain_id, group in enumerate(_groups(runs, chain, asked)):
+    bare = _bare_numbers(ordered, [p for p, _reason in opened], named, max_gap)
+    for chain_id, group in enumerate(_groups(runs, chain, asked, named, 2 * max_gap)):
         digits = "".join(_digits(runs[i]) for i in group)
         joined = tuple(w for i in group for w in runs[i])
         if len(digits) >= min_pan_digits and (pan_check is None or pan_check(joined, digits)):
@@ -521,9 +540,13 @@ def card_runs(
             continue
         if reason == "number" and len(by_channel) > 1 and _stated(runs, prompt, max_gap):
             continue
+        # An expiry or a code is no "number": digits said right after a bare "number" ("my
+        # order number is ...", "order" not heard) are a number stated, not this answer.
+        stated = bare if reason in ("expiry", "code") else []
         lead, answer = _answers(
-            runs, prompt, until, chain, heard, longest_lead_in, len(by_channel) > 1, named
-        )
+            runs, prompt, until, chain, heard, longest_lead_in, len(by_channel) > 1,
+            [*named, *stated],
+        )  # fmt: skip
         if not answer:
             continue
         taken = [k for k, i in enumerate(lead + answer) if i in chosen]
@@ -585,6 +608,26 @@ def _named_numbers(ordered: Sequence[Word], pair_gap: int) -> list[Word]:
         and nxt.channel == word.channel
         and nxt.start - word.end <= pair_gap
     ]
+
+
+def _bare_numbers(
+    ordered: Sequence[Word], ends: Sequence[Word], named: Sequence[Word], pair_gap: int
+) -> list[Word]:
+    """Every "number" that is neither a prompt's nor a named number's, nor said right after
+    a prompt word ("security number", "cvv number"): the "number" of "my number is ...", or
+    of a named number whose first word was not heard."""
+    out = []
+    for i, word in enumerate(ordered):
+        if word.text != "number" or word in ends or word in named:
+            continue
+        before = [w for w in ordered[max(0, i - 2) : i] if w.channel == word.channel]
+        if any(
+            word.start - w.end <= pair_gap and (w.text == "card" or w.text in PROMPT_WORDS)
+            for w in before
+        ):
+            continue
+        out.append(word)
+    return out
 
 
 def _stated(runs: list[tuple[Word, ...]], prompt: Word, max_gap: int) -> bool:

@@ -234,3 +234,50 @@ def test_a_cut_never_reaches_into_the_first_word_of_a_prompt_pair() -> None:
     ends = [w for w, _ in prompts(words, 1000)]
     guards = guard_words(words, ends)
     assert {w.text for w in guards} == {"card", "number"}
+
+
+def test_a_cut_stops_at_the_pause_when_the_missing_digit_was_said_before_it() -> None:
+    # "seven three [four]" with "four" not recognised (the sound runs on 580 ms after
+    # "three"), 350 ms of quiet, then "yes, that is right": the missing digit lies before the
+    # pause, so the cut ends there and the next sentence is kept.
+    words = _timed("the security code", 0, channel=0) + _timed("seven three", 1500, channel=1)
+    runs = card_runs(words, **AUDIO)
+    assert [r.sure for r in runs] == [False]  # two digits of a code: unsure, cut
+    heard_end = words[-1].end  # 2050
+    active = [_active(6000), _active(6000, (1500, heard_end + 580), (heard_end + 930, 3900))]
+    rules = CutRules(missing_bridge_ms=450)
+    (cut,) = speech_cuts(runs, active, [], rules)
+    assert cut.end_ms == heard_end + 580 + rules.margin_ms
+    # A pause right after the digits heard: the missing one may follow it, so it is bridged.
+    (cut,) = speech_cuts(runs, [active[0], _active(6000, (1500, 2060), (2410, 2700))], [], rules)
+    assert cut.end_ms >= 2700
+
+
+def test_digits_after_a_bare_number_answer_no_expiry_or_code() -> None:
+    # "... before your card expires next year", then the caller: "my order number is eight
+    # two six three" with "order" not heard: a number stated, no expiry.
+    mention = _timed("card expires", 0, channel=0)
+    stated = _timed("number", 1300, channel=1) + _timed("oh nine two six", 1700, channel=1)
+    assert card_runs(mention + stated, **AUDIO) == []
+    # Without the "number" before them, digits fit for an expiry answer the prompt: cut.
+    bare = _timed("oh nine two six", 1700, channel=1)
+    assert [r.reason for r in card_runs(mention + bare, **AUDIO)] == ["expiry"]
+
+
+def test_a_named_number_does_not_chain_into_what_its_speaker_says_next() -> None:
+    # "my phone number is ... [9 digits heard]", a pause of 1.3 s, then "yes, that is right"
+    # heard as "thirteen eight": two numbers, neither a card number.
+    phone = _timed("phone number", 0, channel=1) + _timed(
+        "eight two one three eight six four three oh", 700, channel=1
+    )
+    after = _timed("thirteen eight", phone[-1].end + 1300, channel=1)
+    assert card_runs(phone + after, **AUDIO) == []
+    # The same runs with no name before them read as one number in groups: a card number.
+    digits = phone[2:]
+    assert [r.reason for r in card_runs(digits + after, **AUDIO)] == ["pan", "pan"]
+    # A number read in groups right after a named one is still cut once it is card-long:
+    # the parts of the named number follow each other closely.
+    groups = _timed("four one one one one one", 700, channel=1)
+    more = _timed("one one one one one one", groups[-1].end + 500, channel=1)
+    named = _timed("phone number", 0, channel=1)
+    assert {r.reason for r in card_runs(named + groups + more, **AUDIO)} == {"pan"}
