@@ -6,8 +6,8 @@ from cardshield.cards.brands import IIN_TABLE, Brand, brand_for, brand_for_prefi
 from cardshield.cards.cvv import CVV
 from cardshield.cards.expiry import Expiry
 from cardshield.cards.luhn import luhn_check_digit, luhn_valid
-from cardshield.cards.masking import mask_digits, mask_in_place
-from cardshield.cards.pan import PAN, normalize_number
+from cardshield.cards.masking import mask_digits, mask_in_place, mask_stored
+from cardshield.cards.pan import PAN, normalize_number, pan_from_digits
 from cardshield.cards.testcards import TEST_CARDS, Outcome, TestCard, is_test_card, lookup
 
 __all__ = [
@@ -27,5 +27,7 @@ __all__ = [
     "luhn_valid",
     "mask_digits",
     "mask_in_place",
+    "mask_stored",
     "normalize_number",
+    "pan_from_digits",
 ]

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 MASK_CHAR = "*"
+MAX_HEAD = 6  # PCI DSS 3.4.1: never more leading digits, whatever the BIN length
 
 
 def visible_head(length: int) -> int:
     """How many leading digits a number of ``length`` digits may show."""
-    return 6 if length >= 15 else max(0, length - 10)
+    return MAX_HEAD if length >= 15 else max(0, length - 10)
 
 
 def mask_digits(digits: str, fill: str = MASK_CHAR) -> str:
@@ -21,6 +22,16 @@ def mask_digits(digits: str, fill: str = MASK_CHAR) -> str:
     n = len(digits)
     head = visible_head(n)
     return digits[:head] + fill * (n - head - 4) + digits[-4:]
+
+
+def mask_stored(bin_digits: str, last4: str, fill: str = MASK_CHAR) -> str:
+    """The masked form of a card known only by its stored BIN and last four digits.
+
+    ``42424242`` + ``4242`` -> ``424242******4242``. Whether the BIN has six or eight digits,
+    at most six of them are shown; the full length is not stored, so the form is that of a
+    16-digit card.
+    """
+    return bin_digits[:MAX_HEAD] + fill * 6 + last4
 
 
 def mask_in_place(text: str, positions: Sequence[int] | None = None, fill: str = MASK_CHAR) -> str:

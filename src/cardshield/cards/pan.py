@@ -51,7 +51,7 @@ class PAN:
 
     @classmethod
     def _trusted(cls, digits: str, brand: Brand) -> PAN:
-        """Build from digits a caller in this package has already validated (scanners)."""
+        """Build from digits already validated here; outside callers use pan_from_digits()."""
         pan = object.__new__(cls)
         pan._digits = digits
         pan._brand = brand
@@ -113,3 +113,18 @@ class PAN:
 
     def __deepcopy__(self, memo: object) -> PAN:
         return self
+
+
+def pan_from_digits(digits: str) -> PAN | None:
+    """The PAN made of ``digits`` (ASCII digits, nothing else), or None when they are not a
+    card number: a length and prefix in the brand table and a Luhn check digit.
+
+    For scanners, which test many candidates that are mostly not cards: nothing is
+    normalised and nothing is raised, so a miss costs only the checks themselves.
+    """
+    if not MIN_LENGTH <= len(digits) <= MAX_LENGTH:
+        return None
+    brand = brand_for(digits)  # rejects most candidates, so it goes first
+    if brand is None or not (digits.isascii() and digits.isdigit()) or not luhn_valid(digits):
+        return None
+    return PAN._trusted(digits, brand)

@@ -15,8 +15,8 @@ error: messages are fixed or pass through :func:`safe_text`, and the original ht
 exception (whose ``request`` still holds the body with the card number) is replaced by a
 :class:`TransportFailure` that keeps only its class name and redacted text.
 
-:func:`scrub` removes card fields from a processor's response before it is returned as
-``GatewayResult.raw``.
+A processor's response passes :func:`cardshield.redaction.scrub.scrub` before it is
+returned as ``GatewayResult.raw``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
@@ -38,11 +37,6 @@ log = logging.getLogger(__name__)
 
 # Statuses worth another try when the request is idempotent.
 RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
-
-# Keys whose values are card data wherever they appear in a processor's JSON or XML.
-CARD_FIELDS = frozenset(
-    {"number", "card_number", "cvc", "cvv", "cvv2", "cvc2", "security_code", "track", "pan"}
-)
 
 
 class ProcessorAuthError(GatewayError):
@@ -128,21 +122,6 @@ def status_error(status: int, *, mutating: bool, detail: str = "") -> GatewayErr
             )
         return GatewayError(f"The payment processor answered HTTP {status}.")
     return None
-
-
-def scrub(value: Any) -> Any:
-    """A copy of a decoded JSON/XML value without card fields, every string redacted."""
-    if isinstance(value, Mapping):
-        return {
-            str(k): scrub(v)
-            for k, v in value.items()
-            if str(k).lower().replace("-", "_") not in CARD_FIELDS
-        }
-    if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
-    if isinstance(value, str):
-        return redact(value)
-    return value
 
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

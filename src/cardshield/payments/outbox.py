@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from cardshield.redaction.logging import redact_value
+from cardshield.redaction.scrub import scrub
 from cardshield.storage.schema import events, webhook_deliveries, webhook_endpoints
 
 
@@ -37,7 +37,7 @@ def emit_event(
             merchant_id=merchant_id,
             type=type,
             object_id=object_id,
-            data=redact_value(dict(data)),
+            data=scrub(dict(data)),
             created_at=now,
         )
     )

@@ -7,8 +7,8 @@ library's) can write a PAN, a CVV or track data to a log:
 1. a stdlib ``LogRecord`` factory that redacts the message, its arguments, extra fields and
    exception text as each record is created, whatever logger or handler it goes to;
 2. :class:`RedactingFilter` on the root handler (for records built by hand);
-3. :func:`redact_event`, a structlog processor that redacts every value of an event dict,
-   after exceptions have been rendered to text.
+3. :func:`redact_event`, a structlog processor that scrubs every value of an event dict
+   (:func:`cardshield.redaction.scrub.scrub`), after exceptions have been rendered to text.
 
 Uncaught exceptions go through a redacting ``sys.excepthook`` as well.
 """
@@ -26,43 +26,13 @@ from typing import Any, TextIO
 
 import structlog
 
-from cardshield.redaction.text import is_cvv_key, redact
+from cardshield.redaction.scrub import scrub, scrub_field
+from cardshield.redaction.text import redact
 
 # Attributes every LogRecord has; anything else on a record came in through ``extra=``.
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
 )
-
-
-def _short_number(value: Any) -> bool:
-    text = (
-        str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    )
-    return text.isdigit() and 3 <= len(text) <= 4
-
-
-def redact_value(value: Any) -> Any:
-    """Redact strings inside ``value`` (str, bytes, mappings, sequences, exceptions)."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, bytes | bytearray):
-        return redact(bytes(value).decode("utf-8", "replace"))
-    if isinstance(value, Mapping):
-        # A security code is only recognisable by its key: {"cvc": "737"}.
-        return {
-            redact_value(k): "***"
-            if isinstance(k, str) and is_cvv_key(k) and _short_number(v)
-            else redact_value(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple | set | frozenset):
-        return [redact_value(v) for v in value]
-    if isinstance(value, BaseException):
-        return redact(f"{type(value).__name__}: {value}")
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    # Anything else is logged through str(); redact that text rather than trust it.
-    return redact(str(value))
 
 
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
@@ -71,7 +41,7 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
         return record
     if isinstance(record.msg, dict) and not record.args:
         # A structlog event on its way to ProcessorFormatter: keep it a dict.
-        record.msg = redact_value(record.msg)
+        record.msg = scrub(record.msg)
     else:
         try:
             message = record.getMessage()
@@ -94,7 +64,7 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
         record.stack_info = redact(record.stack_info)
     for key, value in list(record.__dict__.items()):
         if key not in _STANDARD_ATTRS and not key.startswith("_"):
-            record.__dict__[key] = redact_value(value)
+            record.__dict__[key] = scrub_field(key, value)
     record._cardshield_redacted = True
     return record
 
@@ -110,9 +80,9 @@ class RedactingFilter(logging.Filter):
 def redact_event(
     logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: redact every key and value of the event dict."""
+    """structlog processor: scrub every value of the event dict, each beside its key."""
     for key in list(event_dict):
-        event_dict[key] = redact_value(event_dict[key])
+        event_dict[key] = scrub_field(key, event_dict[key])
     return event_dict
 
 

@@ -30,10 +30,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from cardshield.cards.brands import MAX_LENGTH, MIN_LENGTH, Brand, brand_for
-from cardshield.cards.luhn import luhn_valid
+from cardshield.cards.brands import MAX_LENGTH, MIN_LENGTH, Brand
 from cardshield.cards.masking import mask_digits, mask_in_place
-from cardshield.cards.pan import PAN
+from cardshield.cards.pan import PAN, pan_from_digits
 from cardshield.redaction.fold import fold
 
 # One separator character: whitespace, punctuation people group digits with, URL escapes
@@ -99,15 +98,6 @@ class CardMatch:
         return self.pan.masked()
 
 
-def _card(digits: str) -> PAN | None:
-    if not MIN_LENGTH <= len(digits) <= MAX_LENGTH:
-        return None
-    brand = brand_for(digits)
-    if brand is None or not luhn_valid(digits):
-        return None
-    return PAN._trusted(digits, brand)
-
-
 def _in_hex(text: str, start: int, end: int) -> bool:
     """Digits inside a hash or a hex id, not a card: hex letters glued on both sides, or a
     hex letter on one side of a token of 32 or more hex digits (MD5, SHA-1, SHA-256)."""
@@ -162,7 +152,7 @@ def _longest_card(
         if len(digits) > MAX_LENGTH:
             break
         if len(digits) >= MIN_LENGTH:
-            pan = _card(digits)
+            pan = pan_from_digits(digits)
             if pan is not None:
                 found = (j, pan)  # keep extending: the longest valid window wins
     return found
@@ -208,12 +198,12 @@ def _tracks(folded: str) -> list[CardMatch]:
     if "^" not in folded and "=" not in folded:
         return matches
     for m in _TRACK1.finditer(folded):
-        pan = _card(m.group("pan"))
+        pan = pan_from_digits(m.group("pan"))
         if pan is not None:
             positions = tuple(range(m.start("pan"), m.end("pan")))
             matches.append(CardMatch(m.start(), m.end(), pan, "track1", positions))
     for m in _TRACK2.finditer(folded):
-        pan = _card(m.group("pan"))
+        pan = pan_from_digits(m.group("pan"))
         if pan is not None:  # without a valid PAN "digits=digits" is an id, not a track
             positions = tuple(range(m.start("pan"), m.end("pan")))
             matches.append(CardMatch(m.start(), m.end(), pan, "track2", positions))

@@ -43,7 +43,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, insert
 
 from cardshield.crypto.secret import Secret
-from cardshield.redaction.logging import redact_value
+from cardshield.redaction.scrub import scrub
 from cardshield.redaction.text import redact
 from cardshield.storage.schema import audit_log
 
@@ -119,7 +119,7 @@ def format_time(at: datetime) -> str:
 
 def canonical_details(details: Mapping[str, Any] | None) -> str:
     """Redacted, key-sorted, compact JSON: the exact text stored and hashed."""
-    cleaned = redact_value(dict(details or {}))
+    cleaned = scrub(dict(details or {}))
     try:
         return json.dumps(
             cleaned, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, Row, delete, or_, select, update
 
-from cardshield.cards import CVV, PAN, Expiry
+from cardshield.cards import CVV, PAN, Expiry, mask_stored
 from cardshield.crypto import envelope
 from cardshield.crypto.fingerprint import fingerprint
 from cardshield.crypto.keycache import KeyCache
@@ -72,7 +72,7 @@ class CardRecord:
 
     @property
     def masked(self) -> str:
-        return f"{self.bin}{'*' * 6}{self.last4}"
+        return mask_stored(self.bin, self.last4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +323,7 @@ class Vault:
                 action="card.use",
                 merchant_id=merchant_id,
                 target=token,
-                details={"purpose": purpose, "masked": f"{row.bin[:6]}******{row.last4}"},
+                details={"purpose": purpose, "masked": mask_stored(row.bin, row.last4)},
             )
         cvv = self.cvv_store.take(f"{merchant_id}:{token}")
         card = CardData(

@@ -6,7 +6,16 @@ import pickle
 
 import pytest
 
-from cardshield.cards import PAN, Brand, luhn_check_digit, luhn_valid, mask_digits, mask_in_place
+from cardshield.cards import (
+    PAN,
+    Brand,
+    luhn_check_digit,
+    luhn_valid,
+    mask_digits,
+    mask_in_place,
+    mask_stored,
+    pan_from_digits,
+)
 from cardshield.cards.brands import brand_for_prefix
 from cardshield.errors import IncorrectNumber, InvalidNumber, UnsupportedBrand
 
@@ -75,6 +84,36 @@ def test_masking_shows_at_most_first6_last4_and_hides_at_least_five() -> None:
         assert masked.count("*") >= 5
         assert len(masked) - masked.count("*") <= 10
     assert mask_in_place("4242 4242 4242 4242") == "4242 42** **** 4242"
+
+
+def test_mask_stored_shows_six_digits_of_an_eight_digit_bin() -> None:
+    assert mask_stored("42424242", "4242") == "424242******4242"
+    assert mask_stored("424242", "4242") == "424242******4242"
+
+
+@pytest.mark.parametrize(
+    "digits",
+    ["4242424242424242", "378282246310005", "5555555555554444", "4222222222222"],
+)
+def test_pan_from_digits_is_the_pan(digits: str) -> None:
+    pan = pan_from_digits(digits)
+    assert pan is not None and pan == PAN(digits) and pan.brand is PAN(digits).brand
+
+
+@pytest.mark.parametrize(
+    "digits",
+    [
+        "4242424242424241",  # Luhn
+        "42424242424242420",  # a length Visa does not have
+        "9" * 16,  # no brand
+        "42424242",  # too short
+        "4242 4242 4242 4242",  # separators are the caller's to remove
+        "424242424242424\u0662",  # ends with an Arabic-Indic two
+        "",
+    ],
+)
+def test_pan_from_digits_is_none_for_anything_else(digits: str) -> None:
+    assert pan_from_digits(digits) is None
 
 
 def test_brand_for_prefix_for_live_typing() -> None:

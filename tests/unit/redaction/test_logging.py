@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from cardshield.cards import PAN
 from cardshield.redaction.logging import RedactingFilter, get_logger
 from tests.conftest import CANARY_CVV, CANARY_PAN, assert_no_card_data, logging_to
 
+REPO = Path(__file__).parents[3]
 SPACED = "4242 4242 4242 4242"
 TRACK2 = f";{CANARY_PAN}=25121010000000000?"
 
@@ -101,10 +103,10 @@ def test_uncaught_exception_in_a_process_is_redacted() -> None:
     assert_no_card_data(proc.stdout + proc.stderr)
 
 
-def test_redact_value_masks_security_codes_by_their_key() -> None:
-    from cardshield.redaction.logging import redact_value
+def test_scrub_masks_security_codes_by_their_key() -> None:
+    from cardshield.redaction.scrub import scrub
 
-    out = redact_value(
+    out = scrub(
         {
             "cvv": "737",
             "card": {"cvc": 737, "amount": 737},
@@ -122,20 +124,64 @@ def test_redact_value_masks_security_codes_by_their_key() -> None:
     }
 
 
-# The two tests below run in this order (pytest keeps a file's order): the first leaves
-# logging as a careless test would, and the second must still see events in ``caplog``,
-# because every canary check on ``caplog`` relies on that (tests/conftest.py puts it back).
-def test_a_test_that_leaves_logging_reset() -> None:
-    import structlog
+def test_fields_under_card_keys_are_replaced(captured: io.StringIO) -> None:
+    # Top-level fields too: a structlog keyword or a record attribute is a key like any other.
+    get_logger("cardshield.test").info("structlog", cardNumber="tok_visa", cvc=CANARY_CVV)
+    out = captured.getvalue()
+    assert '"cardNumber": "***"' in out and '"cvc": "***"' in out
+    assert "tok_visa" not in out
+    record = logging.LogRecord("cardshield.test", logging.INFO, __file__, 1, "stdlib", None, None)
+    record.__dict__["Card-Number"] = "tok_visa"
+    RedactingFilter().filter(record)
+    assert record.__dict__["Card-Number"] == "***"
 
-    structlog.reset_defaults()  # structlog's default prints past the stdlib
-    logging.getLogger().handlers.clear()
 
-
-def test_the_next_test_still_reads_structlog_events_in_caplog(
+def test_structlog_events_reach_caplog_through_redaction(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # Every canary check on ``caplog`` relies on this.
     caplog.set_level(logging.DEBUG)
     get_logger("cardshield.test").info("probe.event", card=CANARY_PAN)
     assert "probe.event" in caplog.text
     assert CANARY_PAN not in caplog.text  # and through redaction
+
+
+# A session of its own, so that the order is certain whatever runs this file: the first test
+# leaves logging as a careless test would, and the next must still read structlog events in
+# ``caplog`` (tests/conftest.py puts logging back after each test).
+_CARELESS_THEN_CAREFUL = f"""
+import logging
+
+import structlog
+
+from cardshield.redaction.logging import get_logger
+
+
+def test_a_test_that_leaves_logging_reset():
+    structlog.reset_defaults()  # structlog's default prints past the stdlib
+    logging.getLogger().handlers.clear()
+
+
+def test_the_next_test_still_reads_structlog_events_in_caplog(caplog):
+    caplog.set_level(logging.DEBUG)
+    get_logger("cardshield.test").info("probe.event", card="{CANARY_PAN}")
+    assert "probe.event" in caplog.text
+    assert "{CANARY_PAN}" not in caplog.text
+"""
+
+
+def test_logging_left_reset_by_one_test_is_put_back_for_the_next(tmp_path: Path) -> None:
+    tests = tmp_path / "test_pair.py"
+    tests.write_text(_CARELESS_THEN_CAREFUL)
+    options = ["-q", "-p", "tests.conftest", "-p", "no:cacheprovider", "-p", "no:xdist"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *options, "--rootdir", str(tmp_path), str(tests)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # Only the summary line: a failure's own report would quote the card number.
+    summary = (proc.stdout.strip().splitlines() or [proc.stderr[-200:]])[-1]
+    assert proc.returncode == 0, summary
+    assert summary.startswith("2 passed"), summary

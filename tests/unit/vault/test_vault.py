@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from cardshield.cards import CVV, PAN, Expiry
+from cardshield.cards import CVV, PAN, Expiry, luhn_check_digit
 from cardshield.crypto.errors import DecryptionError
 from cardshield.crypto.tokens import is_format_preserving_token
 from cardshield.errors import ExpiredCard, InvalidCVC
@@ -160,6 +160,20 @@ def test_audit_entries_hold_masked_data_only(vault: Vault) -> None:
     assert "424242******4242" in dump
     assert_no_card_data(dump)
     assert all("737" not in r.details for r in rows)
+
+
+def test_masked_shows_six_digits_of_an_eight_digit_bin(vault: Vault) -> None:
+    # A generated Visa number whose 7th and 8th digits differ from everything else shown.
+    digits = "453201789012345" + luhn_check_digit("453201789012345")
+    m = vault.create_merchant("shop", now=NOW)
+    rec = vault.tokenize(m, PAN(digits), EXP, now=NOW)
+    assert rec.bin == "45320178"
+    assert rec.masked == PAN(digits).masked() == f"453201******{digits[-4:]}"
+    assert vault.retrieve(m, rec.token).masked == rec.masked
+    _use(vault, m, rec.token)
+    with vault.engine.connect() as conn:
+        details = [r.details for r in conn.execute(select(audit_log.c.details))]
+    assert details and all("45320178" not in d for d in details)
 
 
 def test_format_preserving_collisions_are_retried(

@@ -26,6 +26,7 @@ from typing import Any
 from cardshield.gateways.base import AuthorizeRequest, FollowUpRequest, GatewayResult, GatewayStatus
 from cardshield.gateways.declines import Decline, DeclineCode, from_map
 from cardshield.redaction import redact
+from cardshield.redaction.scrub import scrub
 
 # Adyen accepts idempotency keys of up to 64 characters.
 MAX_IDEMPOTENCY_KEY = 64
@@ -95,12 +96,9 @@ CARD_VALIDATION_ERRORS: dict[str, DeclineCode] = {
     "103": DeclineCode.INCORRECT_CVC,  # CVC is not the right length
 }
 
-# Keys that carry card data in Adyen's request formats; dropped from anything we keep.
-_CARD_KEYS = frozenset(
-    {"number", "cvc", "cardNumber", "encryptedCardNumber", "encryptedSecurityCode"}
-)
-# Identifiers kept verbatim: an old all-digit pspReference can look like a PAN to a scanner.
-_REFERENCE_KEYS = frozenset(
+# Identifiers kept verbatim in what we keep of a document (``scrub(..., verbatim=...)``): an
+# old all-digit pspReference can look like a PAN to the text redactor.
+REFERENCE_KEYS = frozenset(
     {"pspReference", "paymentPspReference", "originalReference", "merchantReference", "reference"}
 )
 
@@ -110,23 +108,6 @@ def idempotency_key(key: str) -> str:
     if len(key) <= MAX_IDEMPOTENCY_KEY:
         return key
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def scrub(value: Any) -> Any:
-    """A copy of a processor document without card fields, its strings (references apart)
-    passed through :func:`~cardshield.redaction.redact`: a processor should never echo a
-    PAN, and this makes sure of it."""
-    if isinstance(value, Mapping):
-        return {
-            k: (v if k in _REFERENCE_KEYS and isinstance(v, str) else scrub(v))
-            for k, v in value.items()
-            if k not in _CARD_KEYS
-        }
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    if isinstance(value, str):
-        return redact(value)
-    return value
 
 
 def _amount(amount: int, currency: str) -> dict[str, Any]:
@@ -214,7 +195,7 @@ def payment_result(data: Mapping[str, Any], *, capture: bool, verify: bool) -> G
         amount=amount.get("value") if isinstance(amount, Mapping) else None,
         decline=decline,
         next_action_url=str(next_url) if next_url else None,
-        raw=scrub(data),
+        raw=scrub(data, verbatim=REFERENCE_KEYS),
     )
 
 
@@ -226,7 +207,7 @@ def modification_result(data: Mapping[str, Any]) -> GatewayResult:
         status=GatewayStatus.PENDING if data.get("status") == "received" else GatewayStatus.FAILED,
         connector_reference=data.get("pspReference"),
         amount=amount.get("value") if isinstance(amount, Mapping) else None,
-        raw=scrub(data),
+        raw=scrub(data, verbatim=REFERENCE_KEYS),
     )
 
 
@@ -241,7 +222,7 @@ def validation_decline(data: Mapping[str, Any]) -> GatewayResult | None:
         status=GatewayStatus.DECLINED,
         connector_reference=data.get("pspReference"),
         decline=Decline(unified, code, message),
-        raw=scrub(data),
+        raw=scrub(data, verbatim=REFERENCE_KEYS),
     )
 
 

@@ -24,8 +24,9 @@ from typing import Any
 
 from cardshield.crypto.secret import Secret
 from cardshield.errors import ConfigError
-from cardshield.gateways.adyen.transformers import scrub
+from cardshield.gateways.adyen.transformers import REFERENCE_KEYS
 from cardshield.gateways.base import GatewayStatus, InboundEvent, WebhookSignatureError
+from cardshield.redaction.scrub import scrub
 
 ACCEPTED = "[accepted]"
 
@@ -131,7 +132,7 @@ def parse(body: bytes, hmac_key: Secret[str]) -> list[InboundEvent]:
                 event_type=str(item.get("eventCode", "")),
                 connector_reference=str(reference) if reference else None,
                 status=_status(item),
-                raw=scrub(item),
+                raw=scrub(item, verbatim=REFERENCE_KEYS),
             )
         )
     return events

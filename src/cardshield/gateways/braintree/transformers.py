@@ -19,8 +19,9 @@ from typing import Any
 
 from cardshield.gateways.base import AuthorizeRequest, GatewayResult, GatewayStatus, Money
 from cardshield.gateways.declines import Decline, DeclineCode, from_map
-from cardshield.gateways.http import safe_text, scrub
+from cardshield.gateways.http import safe_text
 from cardshield.payments.money import exponent
+from cardshield.redaction.scrub import scrub
 
 CAPTURED_STATES = frozenset(
     {

@@ -29,7 +29,7 @@ from braintree.util.xml_util import XmlUtil  # type: ignore[import-untyped]
 
 from cardshield.errors import InvalidRequestError
 from cardshield.gateways.base import GatewayStatus, InboundEvent, WebhookSignatureError
-from cardshield.gateways.http import scrub
+from cardshield.redaction.scrub import scrub
 
 _PAYLOAD = re.compile(rb"^[A-Za-z0-9+/=\n]+$")
 

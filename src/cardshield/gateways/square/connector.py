@@ -68,6 +68,7 @@ from cardshield.gateways.square import transformers as tx
 from cardshield.gateways.square import webhooks
 from cardshield.gateways.square.transformers import SourceAuthorizeRequest
 from cardshield.redaction import contains_card_data
+from cardshield.redaction.scrub import scrub
 
 BASE_URLS = {
     "sandbox": "https://connect.squareupsandbox.com",
@@ -190,7 +191,8 @@ class SquareConnector:
         body = {"idempotency_key": tx.idempotency_key(idempotency_key)}
         response = self._send("POST", "/v2/payments/cancel", body, idempotent=True)
         if response.is_success:
-            return GatewayResult(status=GatewayStatus.VOIDED, raw=tx.scrub(self._json(response)))
+            raw = scrub(self._json(response), verbatim=tx.REFERENCE_KEYS)
+            return GatewayResult(status=GatewayStatus.VOIDED, raw=raw)
         raise self._error(response, self._json(response, strict=False))
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from cardshield.gateways.base import GatewayResult, GatewayStatus, Money
 from cardshield.gateways.declines import Decline, DeclineCode
 from cardshield.redaction import redact
+from cardshield.redaction.scrub import scrub
 
 MAX_IDEMPOTENCY_KEY = 45
 MAX_REFERENCE_ID = 40
@@ -87,9 +88,8 @@ DECLINE_CODES: dict[str, DeclineCode] = {
 # Error categories that are answers about the card or the refund, not about our request.
 DECLINE_CATEGORIES = frozenset({"PAYMENT_METHOD_ERROR", "REFUND_ERROR"})
 
-_CARD_KEYS = frozenset({"number", "card_number", "cvv", "cvc", "pan"})
-# Identifiers kept verbatim (see scrub).
-_REFERENCE_KEYS = frozenset({"id", "payment_id", "reference_id", "order_id", "location_id"})
+# Identifiers kept verbatim in what we keep of a document (``scrub(..., verbatim=...)``).
+REFERENCE_KEYS = frozenset({"id", "payment_id", "reference_id", "order_id", "location_id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,21 +117,6 @@ def idempotency_key(key: str, purpose: str = "") -> str:
         return key
     digest = hashlib.sha256(f"{key}\x1f{purpose}".encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")  # 43 characters
-
-
-def scrub(value: Any) -> Any:
-    """A copy of a Square document without card fields, strings (ids apart) redacted."""
-    if isinstance(value, Mapping):
-        return {
-            k: (v if k in _REFERENCE_KEYS and isinstance(v, str) else scrub(v))
-            for k, v in value.items()
-            if k not in _CARD_KEYS
-        }
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    if isinstance(value, str):
-        return redact(value)
-    return value
 
 
 def money(m: Money) -> dict[str, Any]:
@@ -184,7 +169,10 @@ def payment_result(payment: Mapping[str, Any], errors: Sequence[Any] = ()) -> Ga
         connector_reference=payment.get("id"),
         amount=_amount(payment),
         decline=decline,
-        raw=scrub({"payment": payment, **({"errors": list(errors)} if errors else {})}),
+        raw=scrub(
+            {"payment": payment, **({"errors": list(errors)} if errors else {})},
+            verbatim=REFERENCE_KEYS,
+        ),
     )
 
 
@@ -193,7 +181,7 @@ def refund_result(refund: Mapping[str, Any]) -> GatewayResult:
         status=REFUND_STATUS.get(str(refund.get("status", "")), GatewayStatus.PENDING),
         connector_reference=refund.get("id"),
         amount=_amount(refund),
-        raw=scrub({"refund": refund}),
+        raw=scrub({"refund": refund}, verbatim=REFERENCE_KEYS),
     )
 
 
@@ -238,7 +226,7 @@ def declined_result(data: Mapping[str, Any]) -> GatewayResult:
         connector_reference=document.get("id"),
         amount=_amount(document),
         decline=decline_from(errors),
-        raw=scrub(data),
+        raw=scrub(data, verbatim=REFERENCE_KEYS),
     )
 
 

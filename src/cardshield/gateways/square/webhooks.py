@@ -24,7 +24,8 @@ from typing import Any
 from cardshield.crypto.secret import Secret
 from cardshield.errors import InvalidRequestError
 from cardshield.gateways.base import GatewayStatus, InboundEvent, WebhookSignatureError
-from cardshield.gateways.square.transformers import PAYMENT_STATUS, REFUND_STATUS, scrub
+from cardshield.gateways.square.transformers import PAYMENT_STATUS, REFERENCE_KEYS, REFUND_STATUS
+from cardshield.redaction.scrub import scrub
 
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 
@@ -73,7 +74,7 @@ def _event(document: Mapping[str, Any]) -> InboundEvent:
         event_type=event_type,
         connector_reference=str(reference) if reference else None,
         status=status,
-        raw=scrub(document),
+        raw=scrub(document, verbatim=REFERENCE_KEYS),
     )
 
 

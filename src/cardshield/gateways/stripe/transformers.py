@@ -18,7 +18,8 @@ from urllib.parse import urlencode
 
 from cardshield.gateways.base import AuthorizeRequest, GatewayResult, GatewayStatus, Money
 from cardshield.gateways.declines import Decline, DeclineCode, from_map
-from cardshield.gateways.http import safe_text, scrub
+from cardshield.gateways.http import safe_text
+from cardshield.redaction.scrub import scrub
 
 KEY_FIELD = "cardshield_key"
 REFERENCE_FIELD = "cardshield_reference"

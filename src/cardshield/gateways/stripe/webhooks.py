@@ -18,7 +18,7 @@ from typing import Any
 
 from cardshield.errors import InvalidRequestError
 from cardshield.gateways.base import GatewayStatus, InboundEvent, WebhookSignatureError
-from cardshield.gateways.http import scrub
+from cardshield.redaction.scrub import scrub
 
 SCHEME = "v1"
 

@@ -17,8 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from cardshield.redaction.logging import redact_value
-from cardshield.redaction.text import redact
+from cardshield.redaction.scrub import scrub
 
 SIGNATURE_HEADER = "Cardshield-Signature"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
@@ -42,24 +41,6 @@ def signature_header(payload: bytes, secrets_: Sequence[str], *, timestamp: int)
     return ",".join(parts)
 
 
-def _scrub(value: Any) -> Any:
-    """redact_value(), plus security codes held under a code-like key (``{"cvv": "123"}``),
-    which a value on its own cannot reveal: each scalar is checked beside its key."""
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            name, clean = redact(str(key)), _scrub(item)
-            if isinstance(clean, str | int) and not isinstance(clean, bool):
-                pair = json.dumps({name: clean})
-                if redact(pair) != pair:
-                    clean = "*" * len(str(clean))
-            out[name] = clean
-        return out
-    if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
-    return redact_value(value)
-
-
 def event_body(*, event_id: str, type: str, created: datetime, data: Mapping[str, Any]) -> bytes:
     """The JSON body of a delivery: ``{"id", "type", "created", "data"}``.
 
@@ -70,7 +51,7 @@ def event_body(*, event_id: str, type: str, created: datetime, data: Mapping[str
         "id": event_id,
         "type": type,
         "created": int(created.timestamp()),
-        "data": _scrub(data),
+        "data": scrub(data),
     }
     return json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode(
         "utf-8"

@@ -283,7 +283,7 @@ def test_a_card_number_in_a_webhook_payload_is_caught(
 
     monkeypatch.setattr(Vault, "tokenize", keep)
     monkeypatch.setattr(record, "emit_event", leaky_emit)
-    monkeypatch.setattr(outbox, "redact_value", lambda value: value)
+    monkeypatch.setattr(outbox, "scrub", lambda value: value)
     report = build_report(deployment, now=datetime.now(UTC))
     hits = report["canary"]["scan"]["hits"]
     assert report["canary"]["verdict"] == "FAIL"

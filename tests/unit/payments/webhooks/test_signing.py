@@ -60,6 +60,6 @@ def test_codes_under_code_like_keys_are_masked_other_numbers_kept() -> None:
         },
     )
     data = json.loads(body)["data"]
-    assert data["cvc"] == "***" and data["card"]["security_code"] == "****"
+    assert data["cvc"] == "***" and data["card"]["security_code"] == "***"
     assert data["items"] == [{"cvv2": "***"}]
     assert data["amount"] == 737 and data["card"]["last4"] == "4242" and data["captured"] is True
