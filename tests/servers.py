@@ -34,6 +34,20 @@ def cli(env: dict[str, str], *args: str) -> str:
     return proc.stdout
 
 
+def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    """Until ``url``/readyz answers 200; the log's tail if ``proc`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the server exited early:\n{log.read_text()[-2000:]}"
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url} did not become ready:\n{log.read_text()[-2000:]}")
+
+
 @contextmanager
 def traced_app(env: dict[str, str], log: Path, port: int, *options: str) -> Iterator[str]:
     """The app factory `cardshield serve` runs, under uvicorn logging at trace level (every
@@ -47,16 +61,7 @@ def traced_app(env: dict[str, str], log: Path, port: int, *options: str) -> Iter
     with log.open("wb") as sink:
         proc = subprocess.Popen(command, env=env, stdout=sink, stderr=sink)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, f"the server exited early:\n{log.read_text()[-2000:]}"
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"not ready:\n{log.read_text()[-2000:]}"
-            time.sleep(0.1)
+        wait_ready(url, proc, log, timeout=30)
         yield url
     finally:
         proc.terminate()
@@ -93,16 +98,8 @@ class Node:
             )
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-2000:]
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).is_success:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"node on port {self.port} did not become ready")
+        assert self.proc is not None
+        wait_ready(self.url, self.proc, self.log, timeout)
 
     def kill(self) -> None:
         assert self.proc is not None

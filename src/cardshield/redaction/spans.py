@@ -380,6 +380,9 @@ def _groups(
     "thirteen eight") is not a further part."""
     groups: list[list[int]] = []
     open_by_channel: dict[int, list[int]] = {}
+    names_by_channel: dict[int, list[Word]] = {}
+    for w in named:
+        names_by_channel.setdefault(w.channel, []).append(w)
     for i, run in enumerate(runs):
         channel = run[0].channel
         current = open_by_channel.get(channel)
@@ -391,7 +394,7 @@ def _groups(
                 so_far >= 2 * GROUP_DIGITS + 2 and coverage(run) >= GROUP_COVERAGE
             )
             head = runs[current[0]][0]
-            names = [w for w in named if w.channel == channel]
+            names = names_by_channel.get(channel, [])
             between = any(prev[-1].end <= t <= run[0].start for t in asked) or any(
                 prev[-1].end <= w.end <= run[0].start for w in names
             )

@@ -168,6 +168,17 @@ def _redact(src: Path, dst: Path) -> tuple[Recording, Redacted, Recording]:
     return rec, result, read_recording(dst)
 
 
+def _redact_call(
+    case: Case, speech_cache: Path, tmp_path: Path
+) -> tuple[Recording, Redacted, Recording]:
+    """The generated call saved in ``case``'s format, redacted (DTMF only) and read back."""
+    fmt, sub, rate, channels = case
+    call = _call(speech_cache, rate)
+    src, dst = tmp_path / f"in{_suffix(fmt, sub)}", tmp_path / f"out{_suffix(fmt, sub)}"
+    _save(src, _layout(call.samples, channels), rate, fmt, sub)
+    return _redact(src, dst)
+
+
 def _dbfs(x: NDArray[np.float64]) -> float:
     return float(20 * np.log10(max(float(np.sqrt(np.mean(x**2))), 1e-9) / 32768))
 
@@ -237,10 +248,7 @@ def test_lossy_quiet_in_the_cuts_close_outside(
     case: Case, speech_cache: Path, tmp_path: Path
 ) -> None:
     fmt, sub, rate, channels = case
-    call = _call(speech_cache, rate)
-    src, dst = tmp_path / f"in{_suffix(fmt, sub)}", tmp_path / f"out{_suffix(fmt, sub)}"
-    _save(src, _layout(call.samples, channels), rate, fmt, sub)
-    rec, result, out = _redact(src, dst)
+    rec, result, out = _redact_call(case, speech_cache, tmp_path)
     assert (rec.format, rec.subtype, rec.sample_rate, rec.channels) == (fmt, sub, rate, channels)
     assert not rec.lossless
     # The tones survive the first encoding well enough to be found: GSM 6.10 loses a digit
@@ -283,11 +291,8 @@ def _spans(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
 def test_canary_keyed_call_redacted_in_every_format(
     case: Case, speech_cache: Path, tmp_path: Path
 ) -> None:
-    fmt, sub, rate, channels = case
-    call = _call(speech_cache, rate)
-    src, dst = tmp_path / f"call{_suffix(fmt, sub)}", tmp_path / f"out{_suffix(fmt, sub)}"
-    _save(src, _layout(call.samples, channels), rate, fmt, sub)
-    rec, result, out = _redact(src, dst)
+    channels = case[3]
+    rec, result, out = _redact_call(case, speech_cache, tmp_path)
     assert _heard(rec.audio)[-1].startswith("4")  # the input holds the keyed card
     assert {s.reason for s in result.segments} == {"dtmf"}
     assert _heard(out.audio) == [""] * channels
